@@ -1,0 +1,116 @@
+// Package store keeps the sign-in records (OAuth state, sessions, tokens) in
+// one DynamoDB table with TTL expiry, or in memory for local development.
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+)
+
+// Conditions callers branch on. A storage outage wraps ErrUnavailable so it
+// never looks like "signed out".
+var (
+	// ErrNotFound: the record does not exist or has expired.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConsumed: the state was already used once.
+	ErrConsumed = errors.New("store: state already consumed")
+	// ErrBindingMismatch: the state exists but belongs to another browser.
+	// The state is left unconsumed.
+	ErrBindingMismatch = errors.New("store: state bound to another browser")
+	// ErrConflict: a conditional write lost (record exists, version moved,
+	// lease held by another owner).
+	ErrConflict = errors.New("store: conflict")
+	// ErrUnavailable: the storage backend failed (network, throttling, ...).
+	ErrUnavailable = errors.New("store: unavailable")
+)
+
+// Hash returns the hex SHA-256 of a secret value (state, session id, binding
+// cookie). Records are keyed and compared by hash so a table dump holds no
+// usable value.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// State is one pending sign-in, written at login and consumed at callback.
+type State struct {
+	State       string // raw state parameter; stored only as Hash(State)
+	BindingHash string // Hash of the browser-binding cookie value
+	Nonce       string
+	Verifier    string // PKCE code verifier
+	ReturnTo    string
+	RedirectURI string // exactly as sent in the authorize request
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+}
+
+// User is who signed in, as the provider told us.
+type User struct {
+	Subject string
+	Email   string // "" when unknown
+	Name    string // "" when unknown
+}
+
+// Session is a signed-in browser. Its key is Hash(raw session id).
+type Session struct {
+	Key           string // Hash of the raw session id (the cookie value)
+	User          User
+	Issuer        string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time // absolute expiry
+	IdleExpiresAt time.Time // zero: no idle timeout
+}
+
+// Tokens are the provider tokens of one session (same Key as the session).
+type Tokens struct {
+	Key          string // the session's key
+	AccessToken  string
+	RefreshToken string
+	IDToken      string
+	TokenType    string
+	Scope        string
+	Expiry       time.Time // access token expiry; zero: unknown/never
+	ExpiresAt    time.Time // record expiry (TTL): the session's or the refresh token's lifetime
+	Version      int64     // starts at 1, +1 on every refresh
+	LeaseOwner   string    // refresh in progress by this owner ...
+	LeaseUntil   time.Time // ... until then
+}
+
+// Store is what the handlers and the app-facing API need. Every read treats
+// an expired record as absent (ErrNotFound).
+type Store interface {
+	// PutState writes a new state record.
+	PutState(ctx context.Context, s State) error
+	// ConsumeState atomically marks the state used and returns it, exactly
+	// once across concurrent callers. Errors: ErrNotFound (unknown or
+	// expired), ErrConsumed, ErrBindingMismatch, ErrUnavailable.
+	ConsumeState(ctx context.Context, state, bindingHash string) (State, error)
+
+	// CreateSession writes the session and its tokens in one atomic write.
+	CreateSession(ctx context.Context, s Session, t Tokens) error
+	// GetSession reads a live session (strongly consistent).
+	GetSession(ctx context.Context, key string) (Session, error)
+	// TouchSession moves a live session's idle expiry forward.
+	TouchSession(ctx context.Context, key string, idleExpiresAt time.Time) error
+	// DeleteSession removes the session and its tokens and returns what was
+	// deleted (zero values and ErrNotFound when neither existed or both
+	// were expired).
+	DeleteSession(ctx context.Context, key string) (Session, Tokens, error)
+	// SessionKeys lists the keys of a user's live sessions (sign out everywhere).
+	SessionKeys(ctx context.Context, issuer, subject string) ([]string, error)
+
+	// GetTokens reads a live token record (strongly consistent).
+	GetTokens(ctx context.Context, key string) (Tokens, error)
+	// AcquireRefreshLease takes the refresh lease on the token record if its
+	// version is still `version` and no other lease is live; it returns the
+	// record as leased. ErrConflict when the version moved or another lease
+	// is live, ErrNotFound when the record is gone.
+	AcquireRefreshLease(ctx context.Context, key string, version int64, owner string, until time.Time) (Tokens, error)
+	// SaveRefreshed stores refreshed tokens (t.Version must be the leased
+	// version + 1) and releases the lease, only if `owner` still holds the
+	// lease on the previous version. ErrConflict otherwise.
+	SaveRefreshed(ctx context.Context, t Tokens, owner string) error
+}
