@@ -80,26 +80,42 @@ type Tokens struct {
 }
 
 // Store is what the handlers and the app-facing API need. Every read treats
-// an expired record as absent (ErrNotFound).
+// an expired record as absent (ErrNotFound): a record is live while
+// now < ExpiresAt (and, for a session, now < IdleExpiresAt when set).
+//
+// Both implementations keep ExpiresAt at one-second precision (it is the
+// DynamoDB TTL attribute, in epoch seconds, truncated) and every other time
+// at millisecond precision, and return times in UTC, so records read back
+// from either store compare equal with ==. Every record needs an ExpiresAt;
+// states also need State and BindingHash.
 type Store interface {
-	// PutState writes a new state record.
+	// PutState writes a new state record (ErrConflict if a live one with the
+	// same state exists).
 	PutState(ctx context.Context, s State) error
 	// ConsumeState atomically marks the state used and returns it, exactly
 	// once across concurrent callers. Errors: ErrNotFound (unknown or
-	// expired), ErrConsumed, ErrBindingMismatch, ErrUnavailable.
+	// expired), ErrBindingMismatch (checked before ErrConsumed; the state
+	// stays usable by the right browser), ErrConsumed, ErrUnavailable.
 	ConsumeState(ctx context.Context, state, bindingHash string) (State, error)
 
-	// CreateSession writes the session and its tokens in one atomic write.
+	// CreateSession writes the session and its tokens in one atomic write;
+	// the tokens are keyed by s.Key (t.Key must be "" or equal) and start at
+	// Version 1 when t.Version is 0. ErrConflict when a live session or
+	// token record with that key exists.
 	CreateSession(ctx context.Context, s Session, t Tokens) error
 	// GetSession reads a live session (strongly consistent).
 	GetSession(ctx context.Context, key string) (Session, error)
-	// TouchSession moves a live session's idle expiry forward.
+	// TouchSession sets a live session's idle expiry (ErrNotFound when the
+	// session is gone). The absolute expiry never moves.
 	TouchSession(ctx context.Context, key string, idleExpiresAt time.Time) error
 	// DeleteSession removes the session and its tokens and returns what was
 	// deleted (zero values and ErrNotFound when neither existed or both
 	// were expired).
 	DeleteSession(ctx context.Context, key string) (Session, Tokens, error)
-	// SessionKeys lists the keys of a user's live sessions (sign out everywhere).
+	// SessionKeys lists the keys of a user's live sessions (sign out
+	// everywhere), in no particular order. In DynamoDB it reads a global
+	// secondary index, which is eventually consistent: a session created
+	// a moment ago may be missing.
 	SessionKeys(ctx context.Context, issuer, subject string) ([]string, error)
 
 	// GetTokens reads a live token record (strongly consistent).
@@ -107,10 +123,15 @@ type Store interface {
 	// AcquireRefreshLease takes the refresh lease on the token record if its
 	// version is still `version` and no other lease is live; it returns the
 	// record as leased. ErrConflict when the version moved or another lease
-	// is live, ErrNotFound when the record is gone.
+	// is live, ErrNotFound when the record is gone. The lease's own owner
+	// may take it again (to extend it).
 	AcquireRefreshLease(ctx context.Context, key string, version int64, owner string, until time.Time) (Tokens, error)
 	// SaveRefreshed stores refreshed tokens (t.Version must be the leased
 	// version + 1) and releases the lease, only if `owner` still holds the
-	// lease on the previous version. ErrConflict otherwise.
+	// lease on the previous version. ErrConflict otherwise, ErrNotFound when
+	// the record is gone. A lease past its LeaseUntil that nobody took over
+	// still counts as held: the provider may already have rotated the
+	// refresh token, so the result must not be thrown away. t replaces the
+	// whole record (start from the leased one); its lease fields are ignored.
 	SaveRefreshed(ctx context.Context, t Tokens, owner string) error
 }
