@@ -1,0 +1,16 @@
+package store_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/serverless-signin/signin/pkg/oauth/store"
+)
+
+func TestMemory(t *testing.T) {
+	testConformance(t, func(t *testing.T, now func() time.Time) store.Store {
+		m := store.NewMemory()
+		m.Now = now
+		return m
+	})
+}
