@@ -1,0 +1,20 @@
+// Command login is the Lambda function behind the /auth/login route.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/serverless-signin/signin/pkg/auth"
+)
+
+func main() {
+	h, err := auth.FromEnv(context.Background(), auth.RouteLogin)
+	if err != nil {
+		auth.NewLogger(os.Stderr).Error("cold start failed", "route", "login", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Login)
+}

@@ -1,0 +1,20 @@
+// Command me is the Lambda function behind the /auth/me route.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/serverless-signin/signin/pkg/auth"
+)
+
+func main() {
+	h, err := auth.FromEnv(context.Background(), auth.RouteMe)
+	if err != nil {
+		auth.NewLogger(os.Stderr).Error("cold start failed", "route", "me", "error", err)
+		os.Exit(1)
+	}
+	lambda.Start(h.Me)
+}

@@ -1,0 +1,135 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/serverless-signin/signin/pkg/oauth/store"
+)
+
+// logout ends this browser's session: it deletes the session and token
+// records, revokes the provider tokens (best effort, bounded), clears the
+// cookie and redirects to "/" or to the provider's end-session endpoint.
+// Round trips: two DeleteItem (in the store), one revocation.
+func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HTTPResponse {
+	if m := x.req.RequestContext.HTTP.Method; m != "" && m != "POST" {
+		// A GET logout could be triggered by any <img> on any site.
+		resp := jsonResponse(405, bodyMethodNotAllowed)
+		resp.Headers["Allow"] = "POST"
+		return x.fail(resp, "method "+m, nil)
+	}
+	if why := h.crossSite(x); why != "" {
+		return x.fail(jsonResponse(403, bodyForbidden), why, nil)
+	}
+
+	name := sessionCookieName(x.https)
+	clear := cookie(name, "", 0, x.https)
+	var tokens store.Tokens
+	if id, ok := requestCookie(x.req, name); ok && validToken(id) {
+		_, t, err := h.store.DeleteSession(ctx, store.Hash(id))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			// Already signed out (or expired): logout is idempotent.
+		case err != nil:
+			// We cannot tell whether the records are gone, so we must not
+			// answer as if sign-out worked. The browser still drops its
+			// cookie: without it the session is unreachable from here,
+			// and the record expires by itself.
+			return x.fail(jsonResponse(500, bodySignOutFailed, clear), "delete session", err)
+		default:
+			tokens = t
+		}
+	}
+
+	h.revoke(ctx, x, tokens)
+
+	location := "/"
+	if h.opts.PostLogoutRedirectURL != "" && h.oauth != nil {
+		u, err := h.oauth.EndSessionURL(ctx, tokens.IDToken, h.opts.PostLogoutRedirectURL, "")
+		if err != nil {
+			// The local sign-out is done; not reaching the provider's
+			// logout page is no reason to fail it.
+			x.note("end session url", err)
+		} else {
+			location = u
+		}
+	}
+	return redirect(location, clear)
+}
+
+// revoke revokes the refresh token, else the access token (revoking the
+// refresh token also ends its access tokens at most providers). It is best
+// effort and bounded by RevokeTimeout: the records are already deleted, so a
+// failure never keeps anybody signed in.
+func (h *Handler) revoke(ctx context.Context, x *exchange, t store.Tokens) {
+	token, hint := t.RefreshToken, "refresh_token"
+	if token == "" {
+		token, hint = t.AccessToken, "access_token"
+	}
+	if token == "" || h.oauth == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.opts.RevokeTimeout)
+	defer cancel()
+	if err := h.oauth.Revoke(ctx, token, hint); err != nil {
+		x.note("revoke "+hint, err)
+	}
+}
+
+// crossSite explains why a logout request comes from another site, or
+// returns "". Browsers send Origin on every POST; "null" (sandboxed frames,
+// redirects across origins) is never the app. Sec-Fetch-Site covers
+// browsers that omit Origin.
+func (h *Handler) crossSite(x *exchange) string {
+	if v, ok := header(x.req, "sec-fetch-site"); ok && strings.EqualFold(strings.TrimSpace(v), "cross-site") {
+		return "sec-fetch-site cross-site"
+	}
+	origin, ok := header(x.req, "origin")
+	if !ok {
+		return ""
+	}
+	app := h.opts.AppOrigin
+	if app == "" {
+		app = selfOrigin(x)
+	}
+	if !sameOrigin(origin, app) {
+		return "foreign origin"
+	}
+	return ""
+}
+
+// sameOrigin compares two serialized origins by scheme, host and port
+// (default ports made explicit, case-insensitive scheme and host). Anything
+// that is not a bare http(s) origin matches nothing.
+func sameOrigin(a, b string) bool {
+	ka, ok := originKey(a)
+	if !ok {
+		return false
+	}
+	kb, ok := originKey(strings.TrimSuffix(b, "/"))
+	return ok && ka == kb
+}
+
+func originKey(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" || u.User != nil || u.Opaque != "" ||
+		u.Path != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#") {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme == "https" && port == "":
+		port = "443"
+	case scheme == "http" && port == "":
+		port = "80"
+	case scheme != "https" && scheme != "http":
+		return "", false
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), true
+}

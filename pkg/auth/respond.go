@@ -1,0 +1,82 @@
+package auth
+
+import (
+	"strings"
+
+	"github.com/aws/aws-lambda-go/events"
+)
+
+// The fixed JSON bodies of SPEC.md section 2.
+const (
+	bodyUnauthenticated     = `{"authenticated":false}`
+	bodyInvalidCallback     = `{"error":"Invalid OAuth callback"}`
+	bodySignInFailed        = `{"error":"OAuth sign-in failed"}`
+	bodySessionLookupFailed = `{"error":"Session lookup failed"}`
+	bodySignOutFailed       = `{"error":"Sign-out failed"}`
+	bodyForbidden           = `{"error":"Forbidden"}`
+	bodyNotFound            = `{"error":"Not found"}`
+	bodyMethodNotAllowed    = `{"error":"Method not allowed"}`
+	bodyInternalError       = `{"error":"Internal error"}`
+)
+
+// baseHeaders are on every response: nothing here may be cached, sniffed or
+// leak the URL (which may hold a code) in a Referer.
+func baseHeaders() map[string]string {
+	return map[string]string{
+		"Cache-Control":          "no-store",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "no-referrer",
+	}
+}
+
+func jsonResponse(status int, body string, cookies ...string) events.APIGatewayV2HTTPResponse {
+	h := baseHeaders()
+	h["Content-Type"] = "application/json"
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: body, Cookies: cookies}
+}
+
+func redirect(location string, cookies ...string) events.APIGatewayV2HTTPResponse {
+	h := baseHeaders()
+	h["Location"] = location
+	return events.APIGatewayV2HTTPResponse{StatusCode: 302, Headers: h, Cookies: cookies}
+}
+
+// header returns a request header. API Gateway lower-cases names; local
+// emulators may not.
+func header(req events.APIGatewayV2HTTPRequest, name string) (string, bool) {
+	if v, ok := req.Headers[name]; ok {
+		return v, true
+	}
+	for k, v := range req.Headers {
+		if strings.EqualFold(k, name) {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// isHTTPS reports whether the browser talks https to the gateway: the first
+// X-Forwarded-Proto value, https when absent (API Gateway always sends it).
+func isHTTPS(req events.APIGatewayV2HTTPRequest) bool {
+	v, ok := header(req, "x-forwarded-proto")
+	if !ok {
+		return true
+	}
+	first, _, _ := strings.Cut(v, ",")
+	return strings.EqualFold(strings.TrimSpace(first), "https")
+}
+
+// selfOrigin is {proto}://{domainName} of the request ("" when unknown).
+func selfOrigin(x *exchange) string {
+	host := x.req.RequestContext.DomainName
+	if host == "" {
+		host, _ = header(x.req, "host")
+	}
+	if host == "" {
+		return ""
+	}
+	if x.https {
+		return "https://" + host
+	}
+	return "http://" + host
+}
