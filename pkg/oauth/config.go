@@ -1,0 +1,318 @@
+package oauth
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Defaults applied by NewClient to zero Config fields.
+const (
+	DefaultTimeout      = 5 * time.Second
+	DefaultExpirySkew   = 60 * time.Second
+	DefaultClockSkew    = 60 * time.Second
+	DefaultDiscoveryTTL = time.Hour
+)
+
+// DefaultScopes returns the scopes used when Config.Scopes is nil.
+func DefaultScopes() []string { return []string{"openid", "profile", "email"} }
+
+// AuthStyle is how the client authenticates at the token and revocation
+// endpoints.
+type AuthStyle int
+
+const (
+	// AuthStyleAuto uses client_secret_basic when the provider advertises it
+	// or advertises nothing (the OpenID default), else client_secret_post.
+	AuthStyleAuto AuthStyle = iota
+	// AuthStyleBasic is client_secret_basic: HTTP Basic with the client id
+	// and secret.
+	AuthStyleBasic
+	// AuthStylePost is client_secret_post: client_id and client_secret in
+	// the form body.
+	AuthStylePost
+)
+
+func (s AuthStyle) String() string {
+	switch s {
+	case AuthStyleAuto:
+		return "auto"
+	case AuthStyleBasic:
+		return "client_secret_basic"
+	case AuthStylePost:
+		return "client_secret_post"
+	}
+	return fmt.Sprintf("AuthStyle(%d)", int(s))
+}
+
+// Config configures a Client. The zero value of every optional field is a
+// safe default.
+type Config struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret string   // may be empty where only AuthCodeURL is used (the login function)
+	Scopes       []string // nil: openid profile email
+	Prompt       string   // "", login, consent, none, select_account
+
+	// Explicit endpoints take precedence over discovery, which takes
+	// precedence over the issuer-derived defaults ({issuer}/authorize,
+	// /oauth/token, /userinfo, /revoke, /end_session). The JWKS URL has no
+	// default: without discovery it must be set.
+	AuthorizeURL, TokenURL, UserinfoURL, RevokeURL, EndSessionURL, JWKSURL string
+
+	AuthStyle AuthStyle
+
+	// SigningAlgs restricts the ID token algorithms. Empty: the provider's
+	// advertised asymmetric algorithms, else RS256. none and HMAC algorithms
+	// are never accepted.
+	SigningAlgs []string
+
+	HTTPClient   *http.Client     // nil: a client that does not follow redirects
+	Timeout      time.Duration    // per outbound call; 0: 5s
+	Now          func() time.Time // nil: time.Now
+	ExpirySkew   time.Duration    // Client.TokenExpired margin; 0: 60s
+	ClockSkew    time.Duration    // iat/exp/nbf leeway; 0: 60s
+	DiscoveryTTL time.Duration    // 0: 1h
+}
+
+// Environment variables read by ConfigFromEnv.
+const (
+	EnvIssuer          = "OAUTH_ISSUER"
+	EnvClientID        = "OAUTH_CLIENT_ID"
+	EnvClientSecret    = "OAUTH_CLIENT_SECRET"
+	EnvScopes          = "OAUTH_SCOPES"
+	EnvPrompt          = "OAUTH_PROMPT"
+	EnvAuthorizeURL    = "OAUTH_AUTHORIZE_URL"
+	EnvTokenURL        = "OAUTH_TOKEN_URL"
+	EnvUserinfoURL     = "OAUTH_USERINFO_URL"
+	EnvRevokeURL       = "OAUTH_REVOKE_URL"
+	EnvEndSessionURL   = "OAUTH_END_SESSION_URL"
+	EnvJWKSURL         = "OAUTH_JWKS_URL"
+	EnvTokenAuthMethod = "OAUTH_TOKEN_AUTH_METHOD" // client_secret_basic or client_secret_post; empty: auto
+	EnvTimeout         = "OAUTH_TIMEOUT"           // Go duration, e.g. 3s
+)
+
+// ConfigFromEnv reads the OAUTH_* variables through getenv (os.Getenv in
+// production). It reports every missing or invalid variable, by name, in one
+// *ConfigError. OAUTH_CLIENT_SECRET is optional here: in AWS it comes from
+// Secrets Manager or SSM and the caller sets Config.ClientSecret itself.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	cfg := Config{
+		Issuer:        get(EnvIssuer),
+		ClientID:      get(EnvClientID),
+		ClientSecret:  getenv(EnvClientSecret), // secrets are taken byte for byte
+		Prompt:        get(EnvPrompt),
+		AuthorizeURL:  get(EnvAuthorizeURL),
+		TokenURL:      get(EnvTokenURL),
+		UserinfoURL:   get(EnvUserinfoURL),
+		RevokeURL:     get(EnvRevokeURL),
+		EndSessionURL: get(EnvEndSessionURL),
+		JWKSURL:       get(EnvJWKSURL),
+	}
+	if s := get(EnvScopes); s != "" {
+		cfg.Scopes = strings.Fields(s)
+	}
+	var problems []SettingError
+	switch m := get(EnvTokenAuthMethod); m {
+	case "":
+	case "client_secret_basic":
+		cfg.AuthStyle = AuthStyleBasic
+	case "client_secret_post":
+		cfg.AuthStyle = AuthStylePost
+	default:
+		problems = append(problems, SettingError{EnvTokenAuthMethod, "must be client_secret_basic or client_secret_post"})
+	}
+	if s := get(EnvTimeout); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			problems = append(problems, SettingError{EnvTimeout, "must be a positive duration such as 3s"})
+		}
+		cfg.Timeout = d
+	}
+	problems = append(problems, cfg.check(envNames)...)
+	if len(problems) > 0 {
+		return Config{}, &ConfigError{Settings: problems}
+	}
+	return cfg, nil
+}
+
+// SettingError is one missing or invalid setting. Values are never echoed:
+// a misplaced secret must not reach the logs.
+type SettingError struct {
+	Name   string // the variable (OAUTH_ISSUER) or the Config field (Issuer)
+	Reason string
+}
+
+// ConfigError lists every problem of a configuration.
+type ConfigError struct {
+	Settings []SettingError
+}
+
+func (e *ConfigError) Error() string {
+	parts := make([]string, len(e.Settings))
+	for i, s := range e.Settings {
+		parts[i] = s.Name + " " + s.Reason
+	}
+	return "oauth: invalid configuration: " + strings.Join(parts, "; ")
+}
+
+// Has reports whether the setting name is among the problems.
+func (e *ConfigError) Has(name string) bool {
+	return slices.ContainsFunc(e.Settings, func(s SettingError) bool { return s.Name == name })
+}
+
+// Names under which check reports problems: environment variables for
+// ConfigFromEnv, Go fields for NewClient.
+type settingNames struct {
+	issuer, clientID, scopes, prompt, timeout                     string
+	authorize, token, userinfo, revoke, endSession, jwks, authSty string
+}
+
+var (
+	envNames = settingNames{
+		issuer: EnvIssuer, clientID: EnvClientID, scopes: EnvScopes, prompt: EnvPrompt, timeout: EnvTimeout,
+		authorize: EnvAuthorizeURL, token: EnvTokenURL, userinfo: EnvUserinfoURL, revoke: EnvRevokeURL,
+		endSession: EnvEndSessionURL, jwks: EnvJWKSURL, authSty: EnvTokenAuthMethod,
+	}
+	fieldNames = settingNames{
+		issuer: "Issuer", clientID: "ClientID", scopes: "Scopes", prompt: "Prompt", timeout: "Timeout",
+		authorize: "AuthorizeURL", token: "TokenURL", userinfo: "UserinfoURL", revoke: "RevokeURL",
+		endSession: "EndSessionURL", jwks: "JWKSURL", authSty: "AuthStyle",
+	}
+)
+
+var prompts = []string{"login", "consent", "none", "select_account"}
+
+func (c *Config) check(n settingNames) []SettingError {
+	var p []SettingError
+	add := func(name, reason string) { p = append(p, SettingError{name, reason}) }
+
+	if c.Issuer == "" {
+		add(n.issuer, "is required")
+	} else if reason := checkURL(c.Issuer); reason != "" {
+		add(n.issuer, reason)
+	} else if u, _ := url.Parse(c.Issuer); u.RawQuery != "" || u.Fragment != "" {
+		add(n.issuer, "must have no query or fragment")
+	}
+	if c.ClientID == "" {
+		add(n.clientID, "is required")
+	}
+	for _, s := range c.Scopes {
+		if !validScope(s) {
+			add(n.scopes, "must be scope tokens separated by spaces")
+			break
+		}
+	}
+	if c.Prompt != "" && !slices.Contains(prompts, c.Prompt) {
+		add(n.prompt, "must be one of "+strings.Join(prompts, ", "))
+	}
+	for _, e := range []struct{ name, value string }{
+		{n.authorize, c.AuthorizeURL}, {n.token, c.TokenURL}, {n.userinfo, c.UserinfoURL},
+		{n.revoke, c.RevokeURL}, {n.endSession, c.EndSessionURL}, {n.jwks, c.JWKSURL},
+	} {
+		if e.value == "" {
+			continue
+		}
+		if reason := checkURL(e.value); reason != "" {
+			add(e.name, reason)
+		}
+	}
+	if c.AuthStyle < AuthStyleAuto || c.AuthStyle > AuthStylePost {
+		add(n.authSty, "is not a known AuthStyle")
+	}
+	if c.Timeout < 0 {
+		add(n.timeout, "must not be negative")
+	}
+	// The remaining fields exist only in code.
+	if c.ExpirySkew < 0 {
+		add("ExpirySkew", "must not be negative")
+	}
+	if c.ClockSkew < 0 {
+		add("ClockSkew", "must not be negative")
+	}
+	if c.DiscoveryTTL < 0 {
+		add("DiscoveryTTL", "must not be negative")
+	}
+	for _, a := range c.SigningAlgs {
+		if !asymmetricAlgs[a] {
+			add("SigningAlgs", "must list asymmetric JOSE algorithms only (never none or HMAC)")
+			break
+		}
+	}
+	return p
+}
+
+// checkURL requires an absolute URL that is https, or http on a loopback
+// host (local development). It returns the reason it is unacceptable.
+func checkURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil {
+		return "must be an absolute http(s) URL"
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return ""
+		}
+		return "must use https (http only for localhost)"
+	}
+	return "must be an absolute http(s) URL"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validScope checks RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+func validScope(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x21 || c == 0x22 || c == 0x5c || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// withDefaults returns a copy of c with zero fields set to their defaults;
+// slices are copied so later changes by the caller do not leak in.
+func (c Config) withDefaults() Config {
+	if c.Scopes == nil {
+		c.Scopes = DefaultScopes()
+	} else {
+		c.Scopes = slices.Clone(c.Scopes)
+	}
+	c.SigningAlgs = slices.Clone(c.SigningAlgs)
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.ExpirySkew == 0 {
+		c.ExpirySkew = DefaultExpirySkew
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = DefaultClockSkew
+	}
+	if c.DiscoveryTTL == 0 {
+		c.DiscoveryTTL = DefaultDiscoveryTTL
+	}
+	return c
+}
+
+// issuerURL joins the issuer and a path without a double slash.
+func issuerURL(issuer, path string) string {
+	return strings.TrimSuffix(issuer, "/") + path
+}

@@ -1,0 +1,146 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// User is who the userinfo endpoint says the access token belongs to.
+type User struct {
+	Subject       string
+	Email         string
+	Name          string
+	EmailVerified bool
+	Claims        map[string]any // every claim, as decoded from JSON
+}
+
+// UserInfo fetches the userinfo of an access token (OpenID Connect Core
+// §5.3), sending the token in the Authorization header only. Its sub must
+// equal subject, the ID token's sub (§5.3.2: else the response could be
+// about another user); otherwise the error wraps ErrSubjectMismatch.
+//
+// Written by hand: oidc.Provider.UserInfo needs a Provider built by eager
+// discovery and does not check sub.
+func (c *Client) UserInfo(ctx context.Context, accessToken, subject string) (*User, error) {
+	return c.userInfo(ctx, accessToken, subject, true)
+}
+
+func (c *Client) userInfo(ctx context.Context, accessToken, subject string, checkSub bool) (*User, error) {
+	if accessToken == "" {
+		return nil, fmt.Errorf("oauth: userinfo: empty access token")
+	}
+	eps, err := c.resolve(ctx, needUserinfo)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: userinfo: %w", err)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, eps.userinfo, nil)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: userinfo: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+accessToken)
+	req.Header.Set("Accept", "application/json")
+	res, err := c.send(req, "userinfo")
+	if err != nil {
+		return nil, fmt.Errorf("oauth: userinfo: %w", err)
+	}
+	if res.status != http.StatusOK {
+		return nil, fmt.Errorf("oauth: userinfo: %w", bearerError("userinfo", res))
+	}
+	if ct, _, _ := mime.ParseMediaType(res.header.Get("Content-Type")); ct != "application/json" {
+		// A signed (application/jwt) userinfo response would need its own
+		// verification; providers send JSON unless a client asks otherwise.
+		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "response is not application/json"})
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(res.body, &claims); err != nil || claims == nil {
+		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "malformed JSON"})
+	}
+	u := &User{Claims: claims}
+	u.Subject, _ = claims["sub"].(string)
+	u.Email, _ = claims["email"].(string)
+	u.Name, _ = claims["name"].(string)
+	switch v := claims["email_verified"].(type) {
+	case bool:
+		u.EmailVerified = v
+	case string: // some providers (Cognito among them) send "true"
+		u.EmailVerified = v == "true"
+	}
+	if u.Subject == "" {
+		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "response has no sub"})
+	}
+	if checkSub && u.Subject != subject {
+		return nil, fmt.Errorf("oauth: userinfo: %w: userinfo is about another user than the ID token", ErrSubjectMismatch)
+	}
+	return u, nil
+}
+
+// bearerError turns a failed resource request into an *ErrorResponse when
+// the provider said why (a §5.2 JSON body, or RFC 6750 §3's
+// WWW-Authenticate: Bearer error="invalid_token"), else an *HTTPError.
+func bearerError(endpoint string, res *response) error {
+	if er := parseErrorBody(endpoint, res); er != nil {
+		return er
+	}
+	if code, desc := parseBearerChallenge(res.header.Get("WWW-Authenticate")); code != "" {
+		return errorResponse(endpoint, res.status, code, desc, "")
+	}
+	return &HTTPError{Endpoint: endpoint, StatusCode: res.status, Reason: "unexpected status"}
+}
+
+// parseErrorBody returns the §5.2 error in a JSON body, or nil.
+func parseErrorBody(endpoint string, res *response) *ErrorResponse {
+	var body struct {
+		Error            string `json:"error"`
+		ErrorDescription string `json:"error_description"`
+		ErrorURI         string `json:"error_uri"`
+	}
+	if json.Unmarshal(res.body, &body) != nil || body.Error == "" {
+		return nil
+	}
+	return errorResponse(endpoint, res.status, body.Error, body.ErrorDescription, body.ErrorURI)
+}
+
+// parseBearerChallenge reads error and error_description from a
+// WWW-Authenticate: Bearer challenge (RFC 6750 §3). It is lenient: values
+// are quoted strings without escapes in practice.
+func parseBearerChallenge(h string) (code, desc string) {
+	scheme, params, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", ""
+	}
+	for params != "" {
+		var kv string
+		kv, params = cutParam(params)
+		k, v, _ := strings.Cut(kv, "=")
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "error":
+			code = v
+		case "error_description":
+			desc = v
+		}
+	}
+	return code, desc
+}
+
+// cutParam splits off the first comma-separated auth-param, honouring quotes.
+func cutParam(s string) (param, rest string) {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			quoted = !quoted
+		case ',':
+			if !quoted {
+				return s[:i], s[i+1:]
+			}
+		}
+	}
+	return s, ""
+}
