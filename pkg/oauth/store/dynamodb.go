@@ -31,6 +31,10 @@ type DynamoDBAPI interface {
 // "tokens#" + a hash, expiring through the TTL attribute.
 type DynamoDB struct {
 	Now func() time.Time // nil: time.Now
+	// Sealer, when set, encrypts the access, refresh and ID tokens at rest.
+	// Records written without it stay readable; records sealed with it
+	// cannot be read without it.
+	Sealer *Sealer
 
 	client DynamoDBAPI
 	table  string
@@ -86,6 +90,8 @@ type tokensItem struct {
 	Version    int64  `dynamodbav:"version"`
 	LeaseOwner string `dynamodbav:"lease_owner,omitempty"`
 	LeaseUntil int64  `dynamodbav:"lease_until,omitempty"`
+	KeyID      string `dynamodbav:"kid,omitempty"`    // set when sealed: the token key's id ...
+	Sealed     []byte `dynamodbav:"sealed,omitempty"` // ... and Access, Refresh, IDToken encrypted
 }
 
 // Every expression names its attributes through placeholders: "ttl",
@@ -330,8 +336,8 @@ func (it sessionItem) session() Session {
 	}
 }
 
-func newTokensItem(t Tokens) tokensItem {
-	return tokensItem{
+func (d *DynamoDB) tokensItem(t Tokens) (tokensItem, error) {
+	it := tokensItem{
 		PK:         tokensPrefix + t.Key,
 		TTL:        t.ExpiresAt.Unix(),
 		Access:     t.AccessToken,
@@ -344,9 +350,31 @@ func newTokensItem(t Tokens) tokensItem {
 		LeaseOwner: t.LeaseOwner,
 		LeaseUntil: unixMS(t.LeaseUntil),
 	}
+	if d.Sealer == nil {
+		return it, nil
+	}
+	var err error
+	it.KeyID, it.Sealed, err = d.Sealer.seal(it.PK, sealedTokens{Access: it.Access, Refresh: it.Refresh, ID: it.IDToken})
+	if err != nil {
+		return tokensItem{}, fmt.Errorf("seal tokens: %w", err)
+	}
+	it.Access, it.Refresh, it.IDToken = "", "", ""
+	return it, nil
 }
 
-func (it tokensItem) tokens() Tokens {
+// tokens decodes a stored token record, opening it when sealed.
+func (d *DynamoDB) tokens(av map[string]types.AttributeValue) (Tokens, error) {
+	var it tokensItem
+	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+		return Tokens{}, err
+	}
+	if it.KeyID != "" {
+		v, err := d.Sealer.open(it.PK, it.KeyID, it.Sealed)
+		if err != nil {
+			return Tokens{}, err
+		}
+		it.Access, it.Refresh, it.IDToken = v.Access, v.Refresh, v.ID
+	}
 	return Tokens{
 		Key:          strings.TrimPrefix(it.PK, tokensPrefix),
 		AccessToken:  it.Access,
@@ -359,7 +387,7 @@ func (it tokensItem) tokens() Tokens {
 		Version:      it.Version,
 		LeaseOwner:   it.LeaseOwner,
 		LeaseUntil:   fromMS(it.LeaseUntil),
-	}
+	}, nil
 }
 
 // CreateSession implements Store with one TransactWriteItems, so a session
@@ -377,7 +405,11 @@ func (d *DynamoDB) CreateSession(ctx context.Context, s Session, t Tokens) error
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
-	tokensAV, err := attributevalue.MarshalMap(newTokensItem(t))
+	tokensIt, err := d.tokensItem(t)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	tokensAV, err := attributevalue.MarshalMap(tokensIt)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
@@ -433,32 +465,32 @@ func transactionConflict(err error) bool {
 // GetSession implements Store.
 func (d *DynamoDB) GetSession(ctx context.Context, key string) (Session, error) {
 	const op = "get session"
-	var item sessionItem
-	found, err := d.get(ctx, sessionPrefix+key, &item)
+	av, err := d.get(ctx, sessionPrefix+key)
 	if err != nil {
 		return Session{}, unavailable(op, err)
 	}
+	var item sessionItem
+	if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+		return Session{}, fmt.Errorf("store: %s: %w", op, err)
+	}
 	s := item.session()
-	if !found || !s.live(d.now()) {
+	if len(av) == 0 || !s.live(d.now()) {
 		return Session{}, fmt.Errorf("store: %s: %w", op, ErrNotFound)
 	}
 	return s, nil
 }
 
-// get reads one item with a strongly consistent read.
-func (d *DynamoDB) get(ctx context.Context, pk string, v any) (found bool, err error) {
+// get reads one item (nil when absent) with a strongly consistent read.
+func (d *DynamoDB) get(ctx context.Context, pk string) (map[string]types.AttributeValue, error) {
 	out, err := d.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &d.table,
 		Key:            pkey(pk),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	if len(out.Item) == 0 {
-		return false, nil
-	}
-	return true, attributevalue.UnmarshalMap(out.Item, v)
+	return out.Item, nil
 }
 
 // TouchSession implements Store.
@@ -529,11 +561,11 @@ func (d *DynamoDB) DeleteSession(ctx context.Context, key string) (Session, Toke
 		}
 	}
 	if len(tOld) > 0 {
-		var item tokensItem
-		if err := attributevalue.UnmarshalMap(tOld, &item); err != nil {
+		var err error
+		if t, err = d.tokens(tOld); err != nil {
 			return Session{}, Tokens{}, fmt.Errorf("store: %s: %w", op, err)
 		}
-		if t = item.tokens(); !live(t.ExpiresAt, now) {
+		if !live(t.ExpiresAt, now) {
 			t = Tokens{}
 		}
 	}
@@ -578,13 +610,18 @@ func (d *DynamoDB) SessionKeys(ctx context.Context, issuer, subject string) ([]s
 // GetTokens implements Store.
 func (d *DynamoDB) GetTokens(ctx context.Context, key string) (Tokens, error) {
 	const op = "get tokens"
-	var item tokensItem
-	found, err := d.get(ctx, tokensPrefix+key, &item)
+	av, err := d.get(ctx, tokensPrefix+key)
 	if err != nil {
 		return Tokens{}, unavailable(op, err)
 	}
-	t := item.tokens()
-	if !found || !live(t.ExpiresAt, d.now()) {
+	if len(av) == 0 {
+		return Tokens{}, fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	}
+	t, err := d.tokens(av)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("store: %s: %w", op, err)
+	}
+	if !live(t.ExpiresAt, d.now()) {
 		return Tokens{}, fmt.Errorf("store: %s: %w", op, ErrNotFound)
 	}
 	return t, nil
@@ -631,11 +668,11 @@ func (d *DynamoDB) AcquireRefreshLease(ctx context.Context, key string, version 
 	if err != nil {
 		return Tokens{}, unavailable(op, err)
 	}
-	var item tokensItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &item); err != nil {
+	t, err := d.tokens(out.Attributes)
+	if err != nil {
 		return Tokens{}, fmt.Errorf("store: %s: %w", op, err)
 	}
-	return item.tokens(), nil
+	return t, nil
 }
 
 // SaveRefreshed implements Store with a conditional PutItem: the new item
@@ -646,7 +683,11 @@ func (d *DynamoDB) SaveRefreshed(ctx context.Context, t Tokens, owner string) er
 		return fmt.Errorf("store: %s: %w", op, err)
 	}
 	t.LeaseOwner, t.LeaseUntil = "", time.Time{}
-	item, err := attributevalue.MarshalMap(newTokensItem(t))
+	it, err := d.tokensItem(t)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	item, err := attributevalue.MarshalMap(it)
 	if err != nil {
 		return fmt.Errorf("store: %s: %w", op, err)
 	}

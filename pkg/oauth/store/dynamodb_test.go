@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -148,6 +149,131 @@ func TestDynamoDBUnavailable(t *testing.T) {
 	for _, tt := range tests {
 		if err := tt.call(); !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s on an unreachable endpoint = %v; want ErrUnavailable", tt.name, err)
+		}
+	}
+}
+
+func newSealer(t *testing.T, id string, previous ...store.TokenKey) (*store.Sealer, store.TokenKey) {
+	t.Helper()
+	key := store.TokenKey{ID: id, Key: make([]byte, 32)}
+	rand.Read(key.Key)
+	s, err := store.NewSealer(key, previous...)
+	if err != nil {
+		t.Fatalf("NewSealer(%s) = %v", id, err)
+	}
+	return s, key
+}
+
+func TestDynamoDBSealed(t *testing.T) {
+	sealer, _ := newSealer(t, "k1")
+	testConformance(t, func(t *testing.T, now func() time.Time) store.Store {
+		client, table := dynamotest.NewTable(t)
+		d := store.NewDynamoDB(client, table)
+		d.Now, d.Sealer = now, sealer
+		return d
+	})
+}
+
+func TestDynamoDBSealedAtRest(t *testing.T) {
+	client, table := dynamotest.NewTable(t)
+	c := newClock()
+	open := func(sealer *store.Sealer) *store.DynamoDB {
+		d := store.NewDynamoDB(client, table)
+		d.Now, d.Sealer = c.Now, sealer
+		return d
+	}
+	sealer1, key1 := newSealer(t, "k1")
+	s := open(sealer1)
+
+	sess, tok := newSession(c, "raw-sealed", "https://issuer.example", "sub-1")
+	mustCreateSession(t, s, sess, tok)
+	plainSess, plainTok := newSession(c, "raw-plain", "https://issuer.example", "sub-1")
+	mustCreateSession(t, open(nil), plainSess, plainTok)
+
+	out, err := client.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(table)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	if err := attributevalue.UnmarshalListOfMaps(out.Items, &items); err != nil {
+		t.Fatal(err)
+	}
+	dump, _ := json.Marshal(items)
+	for _, secret := range []string{tok.AccessToken, tok.RefreshToken, tok.IDToken} {
+		if strings.Contains(string(dump), secret) {
+			t.Errorf("Scan output contains the token %q", secret)
+		}
+	}
+
+	tests := []struct {
+		name    string
+		store   *store.DynamoDB
+		key     string
+		want    string // access token; "" for an error
+		wantErr bool
+	}{
+		{"sealed, same key", s, sess.Key, tok.AccessToken, false},
+		{"sealed, rotated key", open(mustSealer(t, store.TokenKey{ID: "k2", Key: make([]byte, 32)}, key1)), sess.Key, tok.AccessToken, false},
+		{"sealed, no key", open(nil), sess.Key, "", true},
+		{"sealed, unknown key", open(mustSealer(t, store.TokenKey{ID: "k2", Key: make([]byte, 32)})), sess.Key, "", true},
+		{"plain, key configured", s, plainSess.Key, plainTok.AccessToken, false},
+	}
+	for _, tt := range tests {
+		got, err := tt.store.GetTokens(ctx, tt.key)
+		if tt.wantErr {
+			if err == nil || errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s: GetTokens = %v; want an error other than ErrNotFound", tt.name, err)
+			}
+			continue
+		}
+		if err != nil || got.AccessToken != tt.want {
+			t.Errorf("%s: GetTokens = %q, %v; want %q, nil", tt.name, got.AccessToken, err, tt.want)
+		}
+	}
+
+	// The sealed value is bound to its record: copied elsewhere it does not open.
+	item, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+		"pk": &types.AttributeValueMemberS{Value: "tokens#" + sess.Key},
+	}})
+	if err != nil || len(item.Item) == 0 {
+		t.Fatalf("GetItem(sealed tokens) = %v, %v", item, err)
+	}
+	if _, ok := item.Item["kid"]; !ok {
+		t.Errorf("sealed item has no kid attribute: %v", item.Item)
+	}
+	item.Item["pk"] = &types.AttributeValueMemberS{Value: "tokens#" + store.Hash("elsewhere")}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: item.Item}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetTokens(ctx, store.Hash("elsewhere")); err == nil {
+		t.Error("GetTokens(sealed value moved to another key) = nil error; want an error")
+	}
+}
+
+func mustSealer(t *testing.T, current store.TokenKey, previous ...store.TokenKey) *store.Sealer {
+	t.Helper()
+	s, err := store.NewSealer(current, previous...)
+	if err != nil {
+		t.Fatalf("NewSealer = %v", err)
+	}
+	return s
+}
+
+func TestNewSealerRejects(t *testing.T) {
+	good := store.TokenKey{ID: "k1", Key: make([]byte, 32)}
+	tests := []struct {
+		name     string
+		current  store.TokenKey
+		previous []store.TokenKey
+	}{
+		{"empty id", store.TokenKey{Key: make([]byte, 32)}, nil},
+		{"short key", store.TokenKey{ID: "k1", Key: make([]byte, 16)}, nil},
+		{"duplicate id", good, []store.TokenKey{good}},
+		{"bad previous", good, []store.TokenKey{{ID: "k0", Key: make([]byte, 31)}}},
+	}
+	for _, tt := range tests {
+		if _, err := store.NewSealer(tt.current, tt.previous...); err == nil {
+			t.Errorf("NewSealer(%s) = nil error; want an error", tt.name)
 		}
 	}
 }
