@@ -90,13 +90,17 @@ _dynamodb_local_answers() {
 }
 
 # _dynamodb_local_exec starts java in the background on port $1 and sets
-# DYNAMODB_LOCAL_PID.
+# DYNAMODB_LOCAL_PID. It runs in the cache directory, where DynamoDB Local
+# writes its metadata file; -sharedDb serves one set of tables whatever the
+# client's credentials and region.
 _dynamodb_local_exec() {
-	local jar libdir log
+	local dir jar libdir log
+	dir=$(_dynamodb_local_dir)
 	jar=$(dynamodb_local_jar)
 	libdir="$(dirname "$jar")/DynamoDBLocal_lib"
-	log=${DYNAMODB_LOCAL_LOG:-$(_dynamodb_local_dir)/dynamodb-local.log}
-	java -Djava.library.path="$libdir" -jar "$jar" -inMemory -port "$1" >"$log" 2>&1 </dev/null &
+	log=${DYNAMODB_LOCAL_LOG:-$dir/dynamodb-local.log}
+	(cd "$dir" && exec java -Djava.library.path="$libdir" -jar "$jar" \
+		-inMemory -sharedDb -disableTelemetry -port "$1") >"$log" 2>&1 </dev/null &
 	DYNAMODB_LOCAL_PID=$!
 }
 
