@@ -1,0 +1,276 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/serverless-signin/signin/internal/devprovider"
+	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/oauth/store"
+)
+
+func TestLogout(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		for _, https := range []bool{true, false} {
+			a := newApp(t, setup{backend: be, http: !https})
+			b := a.browser()
+			b.signIn("")
+			id := b.sessionID()
+			tok, err := a.store.GetTokens(context.Background(), store.Hash(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			revokedBefore := a.provider.Calls("/revoke")
+
+			resp := b.logout(nil)
+			checkResponse(t, "logout", resp, 302, "")
+			if got := resp.Headers["Location"]; got != "/" {
+				t.Errorf("logout Location = %q; want /", got)
+			}
+			checkCookies(t, "logout", resp, wantCookie(sessionCookie(https), "", 0, https))
+
+			if _, err := a.session(id); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetSession after logout = %v; want ErrNotFound", err)
+			}
+			if _, err := a.store.GetTokens(context.Background(), store.Hash(id)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("GetTokens after logout = %v; want ErrNotFound", err)
+			}
+			if got := a.provider.Calls("/revoke") - revokedBefore; got != 1 {
+				t.Errorf("revocation calls = %d; want 1", got)
+			}
+			// The revoked token no longer works at the provider.
+			if tok.RefreshToken == "" {
+				if _, err := a.client.UserInfo(context.Background(), tok.AccessToken, "demo-user-0001"); err == nil {
+					t.Errorf("userinfo with the revoked access token succeeded; want an error")
+				}
+			} else if _, err := a.client.Refresh(context.Background(), &oauth.Token{RefreshToken: tok.RefreshToken}); err == nil {
+				t.Errorf("refresh with the revoked refresh token succeeded; want an error")
+			}
+
+			checkResponse(t, "me after logout", b.get("/auth/me"), 200, unauthenticated)
+			b.jar[sessionCookie(https)] = id
+			checkResponse(t, "me with the old cookie", b.get("/auth/me"), 401, unauthenticated)
+		}
+	})
+}
+
+// Cross-site logouts are refused and change nothing; same-origin ones (and
+// clients that send no Origin at all) go through.
+func TestLogoutCrossSite(t *testing.T) {
+	tests := []struct {
+		name    string
+		headers map[string]string
+		allowed bool
+	}{
+		{"foreign origin", map[string]string{"origin": "https://evil.example"}, false},
+		{"null origin", map[string]string{"origin": "null"}, false},
+		{"sibling subdomain", map[string]string{"origin": "https://evil." + appHost, "sec-fetch-site": "same-site"}, false},
+		{"suffix match", map[string]string{"origin": "https://" + appHost + ".evil.com"}, false},
+		{"http origin on https", map[string]string{"origin": "http://" + appHost}, false},
+		{"other port", map[string]string{"origin": "https://" + appHost + ":8443"}, false},
+		{"empty origin", map[string]string{"origin": " "}, false},
+		{"cross-site fetch without origin", map[string]string{"origin": "", "sec-fetch-site": "cross-site"}, false},
+		{"cross-site fetch with our origin", map[string]string{"sec-fetch-site": "cross-site"}, false},
+		{"same origin", nil, true},
+		{"same origin, upper case host", map[string]string{"origin": "https://APP.EXAMPLE.TEST"}, true},
+		{"explicit default port", map[string]string{"origin": "https://" + appHost + ":443"}, true},
+		{"no origin, no fetch metadata", map[string]string{"origin": "", "sec-fetch-site": ""}, true},
+	}
+	forEachBackend(t, func(t *testing.T, be backend) {
+		a := newApp(t, setup{backend: be})
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				b := a.browser()
+				b.signIn("")
+				id := b.sessionID()
+				a.store.take()
+				revoked := a.provider.Calls("/revoke")
+
+				resp := b.logout(tt.headers)
+				if tt.allowed {
+					checkResponse(t, "logout", resp, 302, "")
+					if _, err := a.session(id); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("GetSession after logout = %v; want ErrNotFound", err)
+					}
+					return
+				}
+				checkResponse(t, "cross-site logout", resp, 403, `{"error":"Forbidden"}`)
+				checkCookies(t, "cross-site logout", resp)
+				if calls := a.store.take(); len(calls) != 0 {
+					t.Errorf("store calls = %v; want none", calls)
+				}
+				if got := a.provider.Calls("/revoke"); got != revoked {
+					t.Errorf("revocation calls = %d; want none", got-revoked)
+				}
+				if _, err := a.session(id); err != nil {
+					t.Errorf("GetSession after refused logout = %v; want the session live", err)
+				}
+				checkResponse(t, "me after refused logout", b.get("/auth/me"), 200, demoSignedIn)
+			})
+		}
+	})
+}
+
+func TestLogoutAppOrigin(t *testing.T) {
+	a := newApp(t, setup{opts: auth.Options{AppOrigin: "https://www.example.test"}})
+	b := a.browser()
+	b.signIn("")
+	checkResponse(t, "logout from the API's own origin", b.logout(nil), 403, `{"error":"Forbidden"}`)
+	resp := b.logout(map[string]string{"origin": "https://www.example.test", "sec-fetch-site": "same-site"})
+	checkResponse(t, "logout from APP_ORIGIN", resp, 302, "")
+}
+
+func TestLogoutMethod(t *testing.T) {
+	a := newApp(t, setup{})
+	b := a.browser()
+	b.signIn("")
+	resp, _ := a.h.Logout(context.Background(), b.event("GET", "/auth/logout", nil))
+	checkResponse(t, "GET logout", resp, 405, `{"error":"Method not allowed"}`)
+	if resp.Headers["Allow"] != "POST" {
+		t.Errorf("GET logout Allow = %q; want POST", resp.Headers["Allow"])
+	}
+	checkResponse(t, "me after GET logout", b.get("/auth/me"), 200, demoSignedIn)
+}
+
+// Logout without a (usable) session still clears the cookie and redirects.
+func TestLogoutIdempotent(t *testing.T) {
+	tests := []struct {
+		name       string
+		cookie     string // "" for none
+		storeCalls int
+	}{
+		{"no cookie", "", 0},
+		{"malformed cookie", "garbage", 0},
+		{"unknown session", strings.Repeat("A", 43), 1},
+	}
+	forEachBackend(t, func(t *testing.T, be backend) {
+		a := newApp(t, setup{backend: be})
+		for _, tt := range tests {
+			b := a.browser()
+			if tt.cookie != "" {
+				b.jar[sessionCookie(true)] = tt.cookie
+			}
+			a.store.take()
+			resp := b.logout(nil)
+			checkResponse(t, "logout with "+tt.name, resp, 302, "")
+			checkCookies(t, "logout with "+tt.name, resp, wantCookie(sessionCookie(true), "", 0, true))
+			if calls := a.store.take(); total(calls) != tt.storeCalls {
+				t.Errorf("logout with %s: store calls = %v; want %d", tt.name, calls, tt.storeCalls)
+			}
+		}
+		if got := a.provider.Calls("/revoke"); got != 0 {
+			t.Errorf("revocation calls = %d; want 0 without tokens", got)
+		}
+	})
+}
+
+func TestLogoutEndSession(t *testing.T) {
+	const postLogout = "https://" + appHost + "/signed-out"
+	a := newApp(t, setup{opts: auth.Options{PostLogoutRedirectURL: postLogout}})
+	a.provider.AllowRedirectURI(devprovider.DefaultClientID, postLogout)
+	b := a.browser()
+	b.signIn("")
+	tok, err := a.store.GetTokens(context.Background(), store.Hash(b.sessionID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	resp := b.logout(nil)
+	checkResponse(t, "logout", resp, 302, "")
+	checkCookies(t, "logout", resp, wantCookie(sessionCookie(true), "", 0, true))
+	loc, err := url.Parse(resp.Headers["Location"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := loc.Scheme+"://"+loc.Host+loc.Path, a.provider.Issuer()+"/end_session"; got != want {
+		t.Errorf("logout Location endpoint = %s; want %s", got, want)
+	}
+	q := loc.Query()
+	if q.Get("id_token_hint") != tok.IDToken || q.Get("post_logout_redirect_uri") != postLogout || q.Get("client_id") != devprovider.DefaultClientID {
+		t.Errorf("end-session query = %v; want id_token_hint (the session's ID token), post_logout_redirect_uri %s, client_id %s",
+			q, postLogout, devprovider.DefaultClientID)
+	}
+
+	// The provider accepts it and sends the browser back.
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r, err := hc.Get(loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if got := r.Header.Get("Location"); r.StatusCode/100 != 3 || !strings.HasPrefix(got, postLogout) {
+		t.Errorf("provider end-session = %d to %q; want a redirect to %s", r.StatusCode, got, postLogout)
+	}
+
+	// Without a session there is no hint, but the redirect stays.
+	resp = b.logout(nil)
+	loc, _ = url.Parse(resp.Headers["Location"])
+	if q := loc.Query(); resp.StatusCode != 302 || q.Has("id_token_hint") || q.Get("post_logout_redirect_uri") != postLogout {
+		t.Errorf("logout without session = %d %s; want 302 to the end-session URL without id_token_hint", resp.StatusCode, loc)
+	}
+}
+
+// A revocation failure is logged; the user is signed out anyway.
+func TestLogoutRevocationFails(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String() + "/revoke"
+	l.Close()
+	a := newApp(t, setup{oauth: func(c *oauth.Config) { c.RevokeURL = closed }})
+	b := a.browser()
+	b.signIn("")
+	id := b.sessionID()
+
+	resp := b.logout(nil)
+	checkResponse(t, "logout with the provider down", resp, 302, "")
+	checkCookies(t, "logout with the provider down", resp, wantCookie(sessionCookie(true), "", 0, true))
+	if _, err := a.session(id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("GetSession after logout = %v; want ErrNotFound", err)
+	}
+	if !strings.Contains(a.logs.String(), `"detail":"revoke`) {
+		t.Errorf("logs do not mention the failed revocation:\n%s", a.logs)
+	}
+}
+
+// A storage outage on logout: not a silent success, but the cookie goes.
+func TestLogoutStoreUnavailable(t *testing.T) {
+	a := newApp(t, setup{backend: unreachable})
+	b := a.browser()
+	b.jar[sessionCookie(true)] = strings.Repeat("A", 43)
+	resp := b.logout(nil)
+	checkResponse(t, "logout with DynamoDB down", resp, 500, `{"error":"Sign-out failed"}`)
+	checkCookies(t, "logout with DynamoDB down", resp, wantCookie(sessionCookie(true), "", 0, true))
+}
+
+// Two browsers of one user are independent sessions.
+func TestTwoBrowsers(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, be backend) {
+		a := newApp(t, setup{backend: be})
+		laptop, phone := a.browser(), a.browser()
+		laptop.signIn("")
+		phone.signIn("")
+		if laptop.sessionID() == phone.sessionID() {
+			t.Fatal("two sign-ins share a session id")
+		}
+		laptopTokens, _ := a.store.GetTokens(context.Background(), store.Hash(laptop.sessionID()))
+		phoneTokens, _ := a.store.GetTokens(context.Background(), store.Hash(phone.sessionID()))
+		if laptopTokens.AccessToken == phoneTokens.AccessToken {
+			t.Error("two sign-ins share an access token")
+		}
+
+		checkResponse(t, "laptop logout", laptop.logout(nil), 302, "")
+		checkResponse(t, "laptop me", laptop.get("/auth/me"), 200, unauthenticated)
+		checkResponse(t, "phone me", phone.get("/auth/me"), 200, demoSignedIn)
+		if _, err := a.store.GetTokens(context.Background(), store.Hash(phone.sessionID())); err != nil {
+			t.Errorf("phone's tokens after laptop logout: %v; want live", err)
+		}
+	})
+}
