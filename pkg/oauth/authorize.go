@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 
 	"golang.org/x/oauth2"
 )
@@ -33,7 +32,7 @@ func (c *Client) AuthCodeURL(ctx context.Context, redirectURI string) (AuthReque
 	}
 	eps, err := c.resolve(ctx, needAuthorize)
 	if err != nil {
-		return AuthRequest{}, fmt.Errorf("oauth: authorize: %w", err)
+		return AuthRequest{}, opError("authorize", err)
 	}
 	r := AuthRequest{State: randomString(), Nonce: randomString(), Verifier: oauth2.GenerateVerifier()}
 	opts := []oauth2.AuthCodeOption{

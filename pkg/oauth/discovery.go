@@ -109,7 +109,10 @@ func (d *discovery) get(ctx context.Context) (*endpoints, error) {
 		d.mu.Lock()
 		eps := d.eps
 		d.mu.Unlock()
-		if eps != nil && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		if eps != nil {
 			return eps, nil // stale but verified earlier: better than nothing
 		}
 		return nil, err
@@ -148,25 +151,25 @@ func (c *Client) fetchMetadata(ctx context.Context) (*metadata, error) {
 	u := issuerURL(c.cfg.Issuer, "/.well-known/openid-configuration")
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: discovery: %w", err)
+		return nil, fmt.Errorf("discovery: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.send(req, "discovery")
 	if err != nil {
-		return nil, fmt.Errorf("oauth: discovery: %w", err)
+		return nil, err
 	}
 	if res.status != http.StatusOK {
-		return nil, fmt.Errorf("oauth: discovery: %w", &HTTPError{Endpoint: "discovery", StatusCode: res.status, Reason: "unexpected status"})
+		return nil, &HTTPError{Endpoint: "discovery", StatusCode: res.status, Reason: "unexpected status"}
 	}
 	var m metadata
 	if err := json.Unmarshal(res.body, &m); err != nil {
-		return nil, fmt.Errorf("oauth: discovery: %w", &HTTPError{Endpoint: "discovery", StatusCode: res.status, Reason: "malformed JSON"})
+		return nil, &HTTPError{Endpoint: "discovery", StatusCode: res.status, Reason: "malformed JSON"}
 	}
 	// OpenID Discovery §4.3: the document must name the issuer it was
 	// fetched for, else a provider could speak for another. Only a trailing
 	// slash may differ, since §4.1 strips it to build the URL.
 	if strings.TrimSuffix(m.Issuer, "/") != strings.TrimSuffix(c.cfg.Issuer, "/") {
-		return nil, fmt.Errorf("oauth: discovery: %w: document names %q, configured %q", ErrIssuerMismatch, clip(m.Issuer, 200), c.cfg.Issuer)
+		return nil, fmt.Errorf("%w: the discovery document names %q, configured %q", ErrIssuerMismatch, clip(m.Issuer, 200), c.cfg.Issuer)
 	}
 	for _, e := range []struct{ name, value string }{
 		{"authorization_endpoint", m.AuthorizationEndpoint}, {"token_endpoint", m.TokenEndpoint},
@@ -177,7 +180,7 @@ func (c *Client) fetchMetadata(ctx context.Context) (*metadata, error) {
 			continue
 		}
 		if reason := checkURL(e.value); reason != "" {
-			return nil, fmt.Errorf("oauth: discovery: %w", &HTTPError{Endpoint: "discovery", StatusCode: res.status, Reason: e.name + " " + reason})
+			return nil, &HTTPError{Endpoint: "discovery", StatusCode: res.status, Reason: e.name + " " + reason}
 		}
 	}
 	return &m, nil

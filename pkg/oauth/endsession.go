@@ -15,7 +15,7 @@ import (
 func (c *Client) EndSessionURL(ctx context.Context, idTokenHint, postLogoutRedirectURI, state string) (string, error) {
 	eps, err := c.resolve(ctx, needEndSession)
 	if err != nil {
-		return "", fmt.Errorf("oauth: end session: %w", err)
+		return "", opError("end session", err)
 	}
 	u, err := url.Parse(eps.endSession)
 	if err != nil {

@@ -11,9 +11,9 @@ var (
 	// ErrInvalidIDToken: the ID token failed verification (signature,
 	// algorithm, iss, aud, azp, exp, iat, nbf, nonce or sub).
 	ErrInvalidIDToken = errors.New("oauth: invalid ID token")
-	// ErrNonceMismatch: the ID token's nonce is not the one sent. Errors
-	// carrying it also match ErrInvalidIDToken.
-	ErrNonceMismatch = errors.New("oauth: ID token nonce mismatch")
+	// ErrNonceMismatch: the ID token's nonce is not the one sent. It is a
+	// kind of ErrInvalidIDToken: errors.Is matches both.
+	ErrNonceMismatch error = &subKind{"oauth: invalid ID token: nonce mismatch", ErrInvalidIDToken}
 	// ErrSubjectMismatch: userinfo or a refreshed ID token names another
 	// subject than the signed-in one.
 	ErrSubjectMismatch = errors.New("oauth: subject mismatch")
@@ -27,6 +27,30 @@ var (
 	// refresh token; the user must sign in again.
 	ErrNoRefreshToken = errors.New("oauth: no refresh token")
 )
+
+// subKind is a sentinel that is also a kind of a broader one.
+type subKind struct {
+	msg    string
+	parent error
+}
+
+func (k *subKind) Error() string { return k.msg }
+func (k *subKind) Unwrap() error { return k.parent }
+
+// kinds are the sentinels; an error carrying one already names the package
+// and the condition, so opError does not prefix it again.
+var kinds = []error{ErrInvalidIDToken, ErrSubjectMismatch, ErrIssuerMismatch, ErrMissingIDToken, ErrNoRefreshToken}
+
+// opError names the operation that failed: "oauth: refresh: ...". Errors of
+// one of our kinds are returned as they are ("oauth: invalid ID token: ...").
+func opError(op string, err error) error {
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return err
+		}
+	}
+	return fmt.Errorf("oauth: %s: %w", op, err)
+}
 
 // ErrorResponse is an RFC 6749 §5.2 error response from an endpoint
 // (error, error_description, error_uri). The fields are truncated and

@@ -21,7 +21,7 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI strin
 	}
 	eps, err := c.resolve(ctx, needToken)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: exchange code: %w", err)
+		return nil, opError("exchange code", err)
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
@@ -67,7 +67,7 @@ func (c *Client) SignIn(ctx context.Context, code, verifier, redirectURI, nonce 
 	}
 	if tok.IDToken == "" {
 		if slices.Contains(c.cfg.Scopes, "openid") {
-			return nil, nil, nil, fmt.Errorf("oauth: sign in: %w", ErrMissingIDToken)
+			return nil, nil, nil, ErrMissingIDToken
 		}
 		// Plain OAuth 2.0: the user is whoever userinfo says.
 		user, err := c.userInfo(ctx, tok.AccessToken, "", false)
@@ -82,7 +82,7 @@ func (c *Client) SignIn(ctx context.Context, code, verifier, redirectURI, nonce 
 	}
 	if raw.AccessTokenHash != "" {
 		if err := raw.VerifyAccessToken(tok.AccessToken); err != nil {
-			return nil, nil, nil, fmt.Errorf("oauth: verify id token: %w: at_hash does not match the access token", ErrInvalidIDToken)
+			return nil, nil, nil, fmt.Errorf("%w: at_hash does not match the access token", ErrInvalidIDToken)
 		}
 	}
 	user, err := c.UserInfo(ctx, tok.AccessToken, idt.Subject)

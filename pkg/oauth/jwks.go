@@ -66,7 +66,10 @@ func (k *keySet) ensure(ctx context.Context, kid string) error {
 	k.mu.Unlock()
 
 	if err := f.wait(ctx); err != nil {
-		if known && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("jwks: %w", err)
+		}
+		if known {
 			return nil // the JWKS endpoint fails; keys that verified before still do
 		}
 		return err
@@ -148,21 +151,21 @@ func (k *keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error
 func (c *Client) fetchKeys(ctx context.Context, jwksURL string) ([]jose.JSONWebKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, jwksURL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: fetch jwks: %w", err)
+		return nil, fmt.Errorf("jwks: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	res, err := c.send(req, "jwks")
 	if err != nil {
-		return nil, fmt.Errorf("oauth: fetch jwks: %w", err)
+		return nil, err
 	}
 	if res.status != http.StatusOK {
-		return nil, fmt.Errorf("oauth: fetch jwks: %w", &HTTPError{Endpoint: "jwks", StatusCode: res.status, Reason: "unexpected status"})
+		return nil, &HTTPError{Endpoint: "jwks", StatusCode: res.status, Reason: "unexpected status"}
 	}
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(res.body, &set); err != nil {
-		return nil, fmt.Errorf("oauth: fetch jwks: %w", &HTTPError{Endpoint: "jwks", StatusCode: res.status, Reason: "malformed JSON"})
+		return nil, &HTTPError{Endpoint: "jwks", StatusCode: res.status, Reason: "malformed JSON"}
 	}
 	keys := make([]jose.JSONWebKey, 0, len(set.Keys))
 	for _, raw := range set.Keys {
@@ -186,7 +189,7 @@ func (c *Client) fetchKeys(ctx context.Context, jwksURL string) ([]jose.JSONWebK
 		keys = append(keys, key)
 	}
 	if len(keys) == 0 {
-		return nil, fmt.Errorf("oauth: fetch jwks: %w", &HTTPError{Endpoint: "jwks", StatusCode: res.status, Reason: "no usable signing keys"})
+		return nil, &HTTPError{Endpoint: "jwks", StatusCode: res.status, Reason: "no usable signing keys"}
 	}
 	return keys, nil
 }

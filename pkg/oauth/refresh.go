@@ -20,11 +20,11 @@ import (
 // session as ended. IsInvalidGrant(err) means the refresh token is dead.
 func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
 	if t == nil || t.RefreshToken == "" {
-		return nil, fmt.Errorf("oauth: refresh: %w", ErrNoRefreshToken)
+		return nil, ErrNoRefreshToken
 	}
 	eps, err := c.resolve(ctx, needToken)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: refresh: %w", err)
+		return nil, opError("refresh", err)
 	}
 	tctx, cancel := c.withTimeout(ctx)
 	start := c.now()
@@ -47,11 +47,11 @@ func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
 	}
 	idt, _, err := c.verifyIDToken(ctx, nt.IDToken, "", false)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: refresh: %w", err)
+		return nil, opError("refresh", err)
 	}
 	if t.IDToken != "" {
 		if err := sameAuthentication(t.IDToken, idt); err != nil {
-			return nil, fmt.Errorf("oauth: refresh: %w", err)
+			return nil, err
 		}
 	}
 	return nt, nil
@@ -64,7 +64,7 @@ func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
 func sameAuthentication(prevRaw string, next *IDToken) error {
 	jws, err := jose.ParseSignedCompact(prevRaw, allAsymmetricAlgs)
 	if err != nil {
-		return fmt.Errorf("%w: previous ID token unreadable", ErrInvalidIDToken)
+		return fmt.Errorf("%w: the previous ID token is unreadable", ErrInvalidIDToken)
 	}
 	var prev struct {
 		Issuer   string   `json:"iss"`
@@ -73,18 +73,18 @@ func sameAuthentication(prevRaw string, next *IDToken) error {
 		AZP      string   `json:"azp"`
 	}
 	if err := json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &prev); err != nil {
-		return fmt.Errorf("%w: previous ID token unreadable", ErrInvalidIDToken)
+		return fmt.Errorf("%w: the previous ID token is unreadable", ErrInvalidIDToken)
 	}
 	nextAZP, _ := next.Claims["azp"].(string)
 	switch {
 	case prev.Issuer != next.Issuer:
-		return fmt.Errorf("%w: %w: refreshed ID token has another iss", ErrInvalidIDToken, ErrIssuerMismatch)
+		return fmt.Errorf("%w: the refreshed ID token names another iss", ErrIssuerMismatch)
 	case prev.Subject != next.Subject:
-		return fmt.Errorf("%w: %w: refreshed ID token has another sub", ErrInvalidIDToken, ErrSubjectMismatch)
+		return fmt.Errorf("%w: the refreshed ID token names another sub", ErrSubjectMismatch)
 	case !sameSet(prev.Audience, next.Audience):
-		return fmt.Errorf("%w: refreshed ID token has another aud", ErrInvalidIDToken)
+		return fmt.Errorf("%w: the refreshed ID token names another aud", ErrInvalidIDToken)
 	case prev.AZP != nextAZP:
-		return fmt.Errorf("%w: refreshed ID token has another azp", ErrInvalidIDToken)
+		return fmt.Errorf("%w: the refreshed ID token names another azp", ErrInvalidIDToken)
 	}
 	return nil
 }

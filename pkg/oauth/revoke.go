@@ -21,7 +21,7 @@ func (c *Client) Revoke(ctx context.Context, token, tokenTypeHint string) error 
 	}
 	eps, err := c.resolve(ctx, needRevoke)
 	if err != nil {
-		return fmt.Errorf("oauth: revoke: %w", err)
+		return opError("revoke", err)
 	}
 	form := url.Values{"token": {token}}
 	if tokenTypeHint != "" {

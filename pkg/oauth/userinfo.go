@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -31,11 +32,11 @@ func (c *Client) UserInfo(ctx context.Context, accessToken, subject string) (*Us
 
 func (c *Client) userInfo(ctx context.Context, accessToken, subject string, checkSub bool) (*User, error) {
 	if accessToken == "" {
-		return nil, fmt.Errorf("oauth: userinfo: empty access token")
+		return nil, errors.New("oauth: userinfo: empty access token")
 	}
 	eps, err := c.resolve(ctx, needUserinfo)
 	if err != nil {
-		return nil, fmt.Errorf("oauth: userinfo: %w", err)
+		return nil, opError("userinfo", err)
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
@@ -75,7 +76,7 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "response has no sub"})
 	}
 	if checkSub && u.Subject != subject {
-		return nil, fmt.Errorf("oauth: userinfo: %w: userinfo is about another user than the ID token", ErrSubjectMismatch)
+		return nil, fmt.Errorf("%w: userinfo names another subject than the ID token", ErrSubjectMismatch)
 	}
 	return u, nil
 }

@@ -86,11 +86,11 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 // original nonce.
 func (c *Client) verifyIDToken(ctx context.Context, raw, nonce string, checkNonce bool) (*IDToken, *oidc.IDToken, error) {
 	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("oauth: verify id token: %w: %s", ErrInvalidIDToken, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s", ErrInvalidIDToken, fmt.Sprintf(format, args...))
 	}
 	eps, err := c.resolve(ctx, needKeys)
 	if err != nil {
-		return nil, nil, fmt.Errorf("oauth: verify id token: %w", err)
+		return nil, nil, opError("verify id token", err)
 	}
 	if eps.verifier == nil {
 		if eps.discoveryErr != nil {
@@ -112,7 +112,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw, nonce string, checkNonc
 	err = eps.keys.ensure(fctx, jws.Signatures[0].Header.KeyID)
 	cancel()
 	if err != nil {
-		return nil, nil, fmt.Errorf("oauth: verify id token: %w", err)
+		return nil, nil, opError("verify id token", err)
 	}
 	t, err := eps.verifier.Verify(context.WithValue(ctx, parsedJWS{}, jws), raw)
 	if err != nil {
@@ -150,7 +150,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw, nonce string, checkNonc
 		return nil, nil, invalid("several audiences and no azp")
 	}
 	if checkNonce && subtle.ConstantTimeCompare([]byte(t.Nonce), []byte(nonce)) != 1 {
-		return nil, nil, fmt.Errorf("oauth: verify id token: %w: %w", ErrInvalidIDToken, ErrNonceMismatch)
+		return nil, nil, ErrNonceMismatch
 	}
 	return &IDToken{
 		Issuer:   t.Issuer,
