@@ -522,25 +522,24 @@ func (d *DynamoDB) TouchSession(ctx context.Context, key string, idleExpiresAt t
 // costs one round trip.
 func (d *DynamoDB) DeleteSession(ctx context.Context, key string) (Session, Tokens, error) {
 	const op = "delete session"
+	deleteOld := func(pk string) (map[string]types.AttributeValue, error) {
+		out, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			TableName:    &d.table,
+			Key:          pkey(pk),
+			ReturnValues: types.ReturnValueAllOld,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return out.Attributes, nil
+	}
 	var (
 		wg         sync.WaitGroup
 		sOld, tOld map[string]types.AttributeValue
 		sErr, tErr error
-		deleteOld  = func(pk string, old *map[string]types.AttributeValue, errp *error) {
-			out, err := d.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-				TableName:    &d.table,
-				Key:          pkey(pk),
-				ReturnValues: types.ReturnValueAllOld,
-			})
-			if err != nil {
-				*errp = err
-				return
-			}
-			*old = out.Attributes
-		}
 	)
-	wg.Go(func() { deleteOld(sessionPrefix+key, &sOld, &sErr) })
-	wg.Go(func() { deleteOld(tokensPrefix+key, &tOld, &tErr) })
+	wg.Go(func() { sOld, sErr = deleteOld(sessionPrefix + key) })
+	wg.Go(func() { tOld, tErr = deleteOld(tokensPrefix + key) })
 	wg.Wait()
 	if err := errors.Join(sErr, tErr); err != nil {
 		return Session{}, Tokens{}, unavailable(op, err)
