@@ -266,12 +266,15 @@ func (d *DynamoDB) ConsumeState(ctx context.Context, state, bindingHash string) 
 	)
 	now := d.now()
 	out, err := d.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
-		TableName:                           &d.table,
-		Key:                                 pkey(statePrefix + Hash(state)),
-		UpdateExpression:                    aws.String(update),
-		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            exprNames(update, cond),
-		ExpressionAttributeValues:           values(now, map[string]types.AttributeValue{":true": &types.AttributeValueMemberBOOL{Value: true}, ":binding": str(bindingHash)}, update, cond),
+		TableName:                &d.table,
+		Key:                      pkey(statePrefix + Hash(state)),
+		UpdateExpression:         aws.String(update),
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: exprNames(update, cond),
+		ExpressionAttributeValues: values(now, map[string]types.AttributeValue{
+			":true":    &types.AttributeValueMemberBOOL{Value: true},
+			":binding": str(bindingHash),
+		}, update, cond),
 		ReturnValues:                        types.ReturnValueAllNew,
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
@@ -693,11 +696,14 @@ func (d *DynamoDB) SaveRefreshed(ctx context.Context, t Tokens, owner string) er
 	const cond = "#ttl > :now AND #version = :previous AND #owner = :owner"
 	now := d.now()
 	_, err = d.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName:                           &d.table,
-		Item:                                item,
-		ConditionExpression:                 aws.String(cond),
-		ExpressionAttributeNames:            exprNames(cond),
-		ExpressionAttributeValues:           values(now, map[string]types.AttributeValue{":previous": number(t.Version - 1), ":owner": str(owner)}, cond),
+		TableName:                &d.table,
+		Item:                     item,
+		ConditionExpression:      aws.String(cond),
+		ExpressionAttributeNames: exprNames(cond),
+		ExpressionAttributeValues: values(now, map[string]types.AttributeValue{
+			":previous": number(t.Version - 1),
+			":owner":    str(owner),
+		}, cond),
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if old, ok := conditionFailed(err); ok {
