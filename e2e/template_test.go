@@ -1,0 +1,605 @@
+package e2e
+
+import (
+	"debug/buildinfo"
+	"debug/elf"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/awslabs/goformation/v7"
+	"github.com/awslabs/goformation/v7/cloudformation"
+	"github.com/awslabs/goformation/v7/intrinsics"
+
+	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/oauth/store"
+)
+
+// samFunction is one function of template.yaml: its logical id, its main package and its HTTP API route.
+type samFunction struct {
+	logicalID, dir, method, path string
+}
+
+var samFunctions = []samFunction{
+	{"LoginFunction", "login", "GET", "/auth/login"},
+	{"CallbackFunction", "callback", "GET", "/auth/callback"},
+	{"MeFunction", "me", "GET", "/auth/me"},
+	{"LogoutFunction", "logout", "POST", "/auth/logout"},
+}
+
+func checkoutRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// symbolicIntrinsics keeps references readable instead of resolving them to nothing: Ref X and
+// GetAtt X.Y become "${X}" and "${X.Y}", Sub keeps its template string. Number parameters resolve
+// to their default so typed fields still parse.
+var symbolicIntrinsics = &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides: map[string]intrinsics.IntrinsicHandler{
+	"Ref": func(_ string, in, tmpl any) any {
+		name, _ := in.(string)
+		if params, ok := tmpl.(map[string]any)["Parameters"].(map[string]any); ok {
+			if p, ok := params[name].(map[string]any); ok && p["Type"] == "Number" {
+				return p["Default"]
+			}
+		}
+		return "${" + name + "}"
+	},
+	"Fn::GetAtt": func(_ string, in, _ any) any {
+		switch v := in.(type) {
+		case string:
+			return "${" + v + "}"
+		case []any:
+			parts := make([]string, len(v))
+			for i, p := range v {
+				parts[i] = fmt.Sprint(p)
+			}
+			return "${" + strings.Join(parts, ".") + "}"
+		}
+		return nil
+	},
+	"Fn::Sub": func(_ string, in, _ any) any {
+		if v, ok := in.([]any); ok && len(v) > 0 {
+			return v[0]
+		}
+		return in
+	},
+}}
+
+func openTemplate(t *testing.T) *cloudformation.Template {
+	t.Helper()
+	tmpl, err := goformation.OpenWithOptions(filepath.Join(checkoutRoot(t), "template.yaml"), symbolicIntrinsics)
+	if err != nil {
+		t.Fatalf("goformation.Open(template.yaml) error = %v", err)
+	}
+	return tmpl
+}
+
+// rawTemplate is template.yaml as plain JSON values, for what goformation's unions blur (policies).
+func rawTemplate(t *testing.T) map[string]any {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(checkoutRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := intrinsics.ProcessYAML(data, symbolicIntrinsics)
+	if err != nil {
+		t.Fatalf("ProcessYAML(template.yaml) error = %v", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(js, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// tableShape is what the code and the template must agree on, in a form both convert to.
+type tableShape struct {
+	BillingMode string
+	Keys        []string // "name:HASH"
+	Attributes  []string // "name:S"
+	Indexes     []string // "name keys=[...] projection=TYPE[attrs]"
+}
+
+func TestTemplateTableMatchesStore(t *testing.T) {
+	tmpl := openTemplate(t)
+	table, err := tmpl.GetDynamoDBTableWithName("SessionTable")
+	if err != nil {
+		t.Fatalf("template: %v", err)
+	}
+
+	def := store.TableDefinition("x")
+	want := tableShape{BillingMode: string(def.BillingMode)}
+	for _, k := range def.KeySchema {
+		want.Keys = append(want.Keys, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+	}
+	for _, a := range def.AttributeDefinitions {
+		want.Attributes = append(want.Attributes, aws.ToString(a.AttributeName)+":"+string(a.AttributeType))
+	}
+	for _, g := range def.GlobalSecondaryIndexes {
+		var keys []string
+		for _, k := range g.KeySchema {
+			keys = append(keys, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		}
+		attrs := slices.Sorted(slices.Values(g.Projection.NonKeyAttributes))
+		want.Indexes = append(want.Indexes, fmt.Sprintf("%s keys=%v projection=%s%v", aws.ToString(g.IndexName), keys, g.Projection.ProjectionType, attrs))
+	}
+
+	got := tableShape{BillingMode: aws.ToString(table.BillingMode)}
+	for _, k := range table.KeySchema {
+		got.Keys = append(got.Keys, k.AttributeName+":"+k.KeyType)
+	}
+	for _, a := range table.AttributeDefinitions {
+		got.Attributes = append(got.Attributes, a.AttributeName+":"+a.AttributeType)
+	}
+	for _, g := range table.GlobalSecondaryIndexes {
+		var keys []string
+		for _, k := range g.KeySchema {
+			keys = append(keys, k.AttributeName+":"+k.KeyType)
+		}
+		var ptype string
+		var attrs []string
+		if g.Projection != nil {
+			ptype = aws.ToString(g.Projection.ProjectionType)
+			attrs = slices.Sorted(slices.Values(g.Projection.NonKeyAttributes))
+		}
+		got.Indexes = append(got.Indexes, fmt.Sprintf("%s keys=%v projection=%s%v", g.IndexName, keys, ptype, attrs))
+	}
+	// Order of attribute definitions and indexes carries no meaning.
+	for _, s := range []*tableShape{&want, &got} {
+		slices.Sort(s.Attributes)
+		slices.Sort(s.Indexes)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("template SessionTable = %+v;\nwant store.TableDefinition %+v", got, want)
+	}
+	if table.ProvisionedThroughput != nil {
+		t.Errorf("template SessionTable has ProvisionedThroughput; want on-demand only")
+	}
+
+	if ttl := table.TimeToLiveSpecification; ttl == nil || !ttl.Enabled || aws.ToString(ttl.AttributeName) != store.TTLAttribute {
+		var name string
+		var on bool
+		if ttl != nil {
+			name, on = aws.ToString(ttl.AttributeName), ttl.Enabled
+		}
+		t.Errorf("template SessionTable TTL = %q enabled %t; want enabled on %q", name, on, store.TTLAttribute)
+	}
+	if pitr := table.PointInTimeRecoverySpecification; pitr == nil || !aws.ToBool(pitr.PointInTimeRecoveryEnabled) {
+		t.Errorf("template SessionTable point-in-time recovery is not enabled")
+	}
+	if sse := table.SSESpecification; sse == nil || !sse.SSEEnabled {
+		t.Errorf("template SessionTable SSE is not enabled")
+	}
+}
+
+func TestTemplateFunctions(t *testing.T) {
+	tmpl := openTemplate(t)
+	root := checkoutRoot(t)
+	globals, err := tmpl.GetServerlessGlobalFunction()
+	if err != nil {
+		t.Fatalf("template Globals.Function: %v", err)
+	}
+	if n := len(tmpl.GetAllServerlessFunctionResources()); n != len(samFunctions) {
+		t.Errorf("template has %d functions; want %d", n, len(samFunctions))
+	}
+	for _, r := range samFunctions {
+		t.Run(r.logicalID, func(t *testing.T) {
+			fn, err := tmpl.GetServerlessFunctionWithName(r.logicalID)
+			if err != nil {
+				t.Fatalf("template: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(root, "functions", r.dir, "main.go")); err != nil {
+				t.Errorf("functions/%s/main.go: %v", r.dir, err)
+			}
+			if got := fn.AWSCloudFormationMetadata["BuildMethod"]; got != "makefile" {
+				t.Errorf("Metadata.BuildMethod = %v; want makefile", got)
+			}
+			if fn.CodeUri == nil || aws.ToString(fn.CodeUri.String) != "." {
+				t.Errorf("CodeUri = %+v; want \".\" (one root go.mod)", fn.CodeUri)
+			}
+
+			// What SAM would deploy: the function's value, else the Globals one.
+			runtime := firstSet(fn.Runtime, globals.Runtime)
+			handler := firstSet(fn.Handler, globals.Handler)
+			arch := fn.Architectures
+			if arch == nil && globals.Architectures != nil {
+				arch = *globals.Architectures
+			}
+			timeout := firstSet(fn.Timeout, globals.Timeout)
+			memory := firstSet(fn.MemorySize, globals.MemorySize)
+			if runtime != "provided.al2023" || handler != "bootstrap" || !slices.Equal(arch, []string{"arm64"}) {
+				t.Errorf("runtime, handler, architectures = %q, %q, %v; want provided.al2023, bootstrap, [arm64]", runtime, handler, arch)
+			}
+			if timeout < 3 || timeout > 29 {
+				t.Errorf("Timeout = %d; want 3..29 s (above the outbound timeouts, below API Gateway's 30 s)", timeout)
+			}
+			if memory < 128 || memory > 256 {
+				t.Errorf("MemorySize = %d; want 128..256", memory)
+			}
+
+			if len(fn.Events) != 1 {
+				t.Fatalf("Events = %d; want exactly the one route", len(fn.Events))
+			}
+			for name, ev := range fn.Events {
+				var api *struct{ ApiId, Method, Path, PayloadFormatVersion string }
+				if ev.Type == "HttpApi" && ev.Properties != nil && ev.Properties.HttpApiEvent != nil {
+					h := ev.Properties.HttpApiEvent
+					api = &struct{ ApiId, Method, Path, PayloadFormatVersion string }{
+						aws.ToString(h.ApiId), aws.ToString(h.Method), aws.ToString(h.Path), aws.ToString(h.PayloadFormatVersion)}
+				}
+				want := struct{ ApiId, Method, Path, PayloadFormatVersion string }{"${HttpApi}", r.method, r.path, "2.0"}
+				if api == nil || *api != want {
+					t.Errorf("Events[%s] = %s %+v; want HttpApi %+v", name, ev.Type, api, want)
+				}
+			}
+
+			// make -n shows the command SAM's makefile build runs for this logical id.
+			out, err := exec.Command("make", "-n", "-C", root, "build-"+r.logicalID, "ARTIFACTS_DIR=/artifacts").CombinedOutput()
+			if err != nil {
+				t.Fatalf("make -n build-%s: %v\n%s", r.logicalID, err, out)
+			}
+			for _, want := range []string{"GOOS=linux", "GOARCH=arm64", "-o /artifacts/bootstrap", "./functions/" + r.dir} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("make -n build-%s = %q; want it to contain %q", r.logicalID, out, want)
+				}
+			}
+		})
+	}
+
+	groups := tmpl.GetAllLogsLogGroupResources()
+	for _, r := range samFunctions {
+		want := "/aws/lambda/${" + r.logicalID + "}"
+		found := false
+		for _, g := range groups {
+			if aws.ToString(g.LogGroupName) == want {
+				found = true
+				if g.RetentionInDays == nil || *g.RetentionInDays <= 0 {
+					t.Errorf("log group %s has no retention", want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no AWS::Logs::LogGroup named %s", want)
+		}
+	}
+
+	apis := tmpl.GetAllServerlessHttpApiResources()
+	if api, ok := apis["HttpApi"]; !ok || len(apis) != 1 {
+		t.Errorf("HttpApis = %v; want exactly one, HttpApi", slices.Collect(keysOf(apis)))
+	} else if api.StageName != nil {
+		t.Errorf("HttpApi StageName = %q; want the $default stage (no StageName)", *api.StageName)
+	}
+}
+
+func firstSet[T any](vals ...*T) T {
+	for _, v := range vals {
+		if v != nil {
+			return *v
+		}
+	}
+	var zero T
+	return zero
+}
+
+func keysOf[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func TestTemplateEnvironment(t *testing.T) {
+	tmpl := openTemplate(t)
+	globals, err := tmpl.GetServerlessGlobalFunction()
+	if err != nil {
+		t.Fatalf("template Globals.Function: %v", err)
+	}
+	common := map[string]string{
+		"TABLE_NAME":           "${SessionTable}",
+		"SESSION_LIFETIME":     "${SessionLifetime}",
+		"SESSION_IDLE_TIMEOUT": "${SessionIdleTimeout}",
+	}
+	oauthVars := map[string]string{
+		"OAUTH_ISSUER":    "${Issuer}",
+		"OAUTH_CLIENT_ID": "${ClientId}",
+		"OAUTH_SCOPES":    "${Scopes}",
+		"OAUTH_PROMPT":    "${Prompt}",
+	}
+	with := func(extra ...map[string]string) map[string]string {
+		m := map[string]string{}
+		for _, e := range append([]map[string]string{common}, extra...) {
+			for k, v := range e {
+				m[k] = v
+			}
+		}
+		return m
+	}
+	secret := map[string]string{"OAUTH_CLIENT_SECRET_ARN": "${ClientSecretArn}"}
+	want := map[string]map[string]string{
+		// Login needs no secret; it may skip discovery when the authorize URL is given.
+		"LoginFunction":    with(oauthVars, map[string]string{"OAUTH_AUTHORIZE_URL": "${AuthorizeUrl}"}),
+		"CallbackFunction": with(oauthVars, secret),
+		// Me reads the session table only.
+		"MeFunction":     with(),
+		"LogoutFunction": with(oauthVars, secret, map[string]string{"OAUTH_POST_LOGOUT_REDIRECT_URI": "${PostLogoutRedirectUri}"}),
+	}
+	for _, r := range samFunctions {
+		fn, err := tmpl.GetServerlessFunctionWithName(r.logicalID)
+		if err != nil {
+			t.Fatalf("template: %v", err)
+		}
+		got := map[string]string{}
+		if globals.Environment != nil {
+			for k, v := range globals.Environment.Variables {
+				got[k] = v
+			}
+		}
+		if fn.Environment != nil {
+			for k, v := range fn.Environment.Variables {
+				got[k] = v
+			}
+		}
+		if !reflect.DeepEqual(got, want[r.logicalID]) {
+			t.Errorf("%s environment = %v;\nwant %v", r.logicalID, got, want[r.logicalID])
+		}
+		if _, ok := got["OAUTH_CLIENT_SECRET"]; ok {
+			t.Errorf("%s has OAUTH_CLIENT_SECRET in plain text; want the Secrets Manager ARN", r.logicalID)
+		}
+	}
+
+	params := tmpl.Parameters
+	if d := params["Issuer"].Default; d != "https://auth.agentuity.cloud" {
+		t.Errorf("Issuer default = %v; want https://auth.agentuity.cloud", d)
+	}
+	if d := params["Scopes"].Default; d != "openid profile email" {
+		t.Errorf("Scopes default = %v; want openid profile email", d)
+	}
+	prompts := params["Prompt"].AllowedValues
+	for _, v := range []string{"", "login", "consent", "none", "select_account"} {
+		if !slices.Contains(prompts, any(v)) {
+			t.Errorf("Prompt AllowedValues = %v; want it to contain %q", prompts, v)
+		}
+	}
+	if len(prompts) != 5 {
+		t.Errorf("Prompt AllowedValues = %v; want exactly the SPEC's prompts and empty", prompts)
+	}
+	for _, name := range []string{"ClientId", "ClientSecretArn"} {
+		if p, ok := params[name]; !ok || p.Default != nil {
+			t.Errorf("parameter %s = %+v; want it required (no default)", name, p)
+		}
+	}
+}
+
+// TestTemplatePolicies: each function may do exactly what its route needs, on exactly the resources
+// it needs. SAM adds CloudWatch Logs permissions itself.
+func TestTemplatePolicies(t *testing.T) {
+	const (
+		table  = "${SessionTable.Arn}"
+		index  = "${SessionTable.Arn}/index/user-index"
+		secret = "${ClientSecretArn}"
+	)
+	want := map[string]map[string][]string{
+		// One PutItem per login (the state record).
+		"LoginFunction": {"dynamodb:PutItem": {table}},
+		// UpdateItem consumes the state; the transaction's two Puts are authorized as PutItem. The store
+		// uses no ConditionCheck item, so ConditionCheckItem is not granted.
+		"CallbackFunction": {"dynamodb:UpdateItem": {table}, "dynamodb:PutItem": {table}, "secretsmanager:GetSecretValue": {secret}},
+		// GetItem, and UpdateItem for the idle-timeout touch; never a delete.
+		"MeFunction": {"dynamodb:GetItem": {table}, "dynamodb:UpdateItem": {table}},
+		// Deletes, Query on the index only (sign out everywhere), the secret for revocation.
+		"LogoutFunction": {"dynamodb:DeleteItem": {table}, "dynamodb:Query": {index}, "secretsmanager:GetSecretValue": {secret}},
+	}
+
+	resources, _ := rawTemplate(t)["Resources"].(map[string]any)
+	for _, r := range samFunctions {
+		t.Run(r.logicalID, func(t *testing.T) {
+			res, _ := resources[r.logicalID].(map[string]any)
+			props, _ := res["Properties"].(map[string]any)
+			if _, ok := props["Role"]; ok {
+				t.Fatalf("Role is set; want SAM's generated role with the inline policies")
+			}
+			policies, ok := props["Policies"].([]any)
+			if !ok {
+				t.Fatalf("Policies = %v; want a list of inline policy documents", props["Policies"])
+			}
+			got := map[string][]string{}
+			for _, p := range policies {
+				doc, ok := p.(map[string]any)
+				statements, _ := doc["Statement"].([]any)
+				if !ok || len(statements) == 0 {
+					// A managed policy name or a SAM policy template grants more than we can see here.
+					t.Fatalf("policy %v is not an inline IAM policy document", p)
+				}
+				for _, s := range statements {
+					st, _ := s.(map[string]any)
+					if st["Effect"] != "Allow" {
+						t.Errorf("statement %v: want Effect Allow only", st)
+					}
+					if _, ok := st["Condition"]; ok {
+						t.Errorf("statement %v: unexpected Condition", st)
+					}
+					for _, a := range policyStrings(st["Action"]) {
+						got[a] = append(got[a], policyStrings(st["Resource"])...)
+					}
+				}
+			}
+			for a := range got {
+				slices.Sort(got[a])
+			}
+			if !reflect.DeepEqual(got, want[r.logicalID]) {
+				t.Errorf("%s actions = %v;\nwant %v", r.logicalID, got, want[r.logicalID])
+			}
+		})
+	}
+}
+
+func policyStrings(v any) []string {
+	switch v := v.(type) {
+	case string:
+		return []string{v}
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			out = append(out, fmt.Sprint(e))
+		}
+		return out
+	}
+	return nil
+}
+
+func TestTemplateOutputs(t *testing.T) {
+	outputs := openTemplate(t).Outputs
+	want := map[string]string{
+		"ApiUrl":      "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/",
+		"CallbackUrl": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/auth/callback",
+		"TableName":   "${SessionTable}",
+	}
+	for name, w := range want {
+		if got := outputs[name].Value; got != w {
+			t.Errorf("Outputs[%s] = %v; want %q", name, got, w)
+		}
+	}
+}
+
+// TestEvents: the sample events under events/ are payload 2.0 requests for the template's samFunctions, and
+// the handlers read them as a browser's requests (a new sign-in, an unknown state or session, a
+// same-origin logout).
+func TestEvents(t *testing.T) {
+	root := checkoutRoot(t)
+	const issuer = "https://auth.example.test"
+	client, err := oauth.NewClient(oauth.Config{
+		Issuer: issuer, ClientID: "client", ClientSecret: "secret",
+		AuthorizeURL: issuer + "/authorize", TokenURL: issuer + "/oauth/token", UserinfoURL: issuer + "/userinfo",
+		RevokeURL: issuer + "/revoke", EndSessionURL: issuer + "/end_session", JWKSURL: issuer + "/keys",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := auth.New(client, store.NewMemory(), auth.Options{})
+	wantStatus := map[string]int{"LoginFunction": 302, "CallbackFunction": 400, "MeFunction": 401, "LogoutFunction": 302}
+	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[string]bool{}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ev events.APIGatewayV2HTTPRequest
+			if err := json.Unmarshal(data, &ev); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			var r *samFunction
+			for i := range samFunctions {
+				if ev.RouteKey == samFunctions[i].method+" "+samFunctions[i].path {
+					r = &samFunctions[i]
+				}
+			}
+			if r == nil {
+				t.Fatalf("routeKey %q names no route of template.yaml", ev.RouteKey)
+			}
+			covered[r.logicalID] = true
+			rc := ev.RequestContext
+			if ev.Version != "2.0" || ev.RawPath != r.path || rc.HTTP.Method != r.method || rc.HTTP.Path != r.path ||
+				rc.RouteKey != ev.RouteKey || rc.DomainName == "" || rc.RequestID == "" || ev.Headers["x-forwarded-proto"] != "https" {
+				t.Errorf("event = version %q rawPath %q method %q path %q routeKey %q domain %q requestId %q proto %q; want a consistent 2.0 %s %s over https",
+					ev.Version, ev.RawPath, rc.HTTP.Method, rc.HTTP.Path, rc.RouteKey, rc.DomainName, rc.RequestID, ev.Headers["x-forwarded-proto"], r.method, r.path)
+			}
+			resp, err := h.Route(t.Context(), ev)
+			if err != nil || resp.StatusCode != wantStatus[r.logicalID] {
+				t.Errorf("Handler.Route(event) = %d, %v; want %d", resp.StatusCode, err, wantStatus[r.logicalID])
+			}
+		})
+	}
+	for _, r := range samFunctions {
+		if !covered[r.logicalID] {
+			t.Errorf("no sample event in events/ for %s %s", r.method, r.path)
+		}
+	}
+}
+
+// TestBuild runs the Makefile targets SAM runs and checks what they produce: stripped, static
+// linux/arm64 executables named bootstrap, built with the flags SPEC §5 asks for.
+func TestBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds four binaries; skipped with -short")
+	}
+	root, out := checkoutRoot(t), t.TempDir()
+	for _, r := range samFunctions {
+		t.Run(r.logicalID, func(t *testing.T) {
+			dir := filepath.Join(out, r.logicalID)
+			cmd := exec.CommandContext(t.Context(), "make", "-C", root, "build-"+r.logicalID, "ARTIFACTS_DIR="+dir)
+			if msg, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("make build-%s: %v\n%s", r.logicalID, err, msg)
+			}
+			bin := filepath.Join(dir, "bootstrap")
+			f, err := elf.Open(bin)
+			if err != nil {
+				t.Fatalf("elf.Open(%s): %v", bin, err)
+			}
+			defer f.Close()
+			if f.Machine != elf.EM_AARCH64 || f.Class != elf.ELFCLASS64 || f.Type != elf.ET_EXEC {
+				t.Errorf("bootstrap = %v %v %v; want EM_AARCH64 ELFCLASS64 ET_EXEC", f.Machine, f.Class, f.Type)
+			}
+			for _, s := range f.Sections {
+				if strings.HasPrefix(s.Name, ".debug_") || strings.HasPrefix(s.Name, ".zdebug_") || s.Name == ".symtab" || s.Name == ".interp" {
+					t.Errorf("bootstrap has section %s; want stripped (-s -w) and static", s.Name)
+				}
+			}
+			if st, err := os.Stat(bin); err != nil || st.Mode()&0o111 == 0 {
+				t.Errorf("bootstrap is not executable: %v", err)
+			}
+
+			info, err := buildinfo.ReadFile(bin)
+			if err != nil {
+				t.Fatalf("buildinfo.ReadFile: %v", err)
+			}
+			if info.Path != "github.com/serverless-signin/signin/functions/"+r.dir {
+				t.Errorf("main package = %q; want functions/%s", info.Path, r.dir)
+			}
+			settings := map[string]string{}
+			for _, s := range info.Settings {
+				settings[s.Key] = s.Value
+			}
+			// -ldflags is not recorded under -trimpath; the section check above covers -s -w.
+			for k, v := range map[string]string{"GOOS": "linux", "GOARCH": "arm64", "CGO_ENABLED": "0", "-trimpath": "true", "-tags": "lambda.norpc"} {
+				if settings[k] != v {
+					t.Errorf("build setting %s = %q; want %q", k, settings[k], v)
+				}
+			}
+		})
+	}
+}
+
+// TestTemplateLint runs cfn-lint, which applies the SAM transform and CloudFormation's resource
+// schemas, when it is installed (it is on the project's machines); goformation checks types only.
+func TestTemplateLint(t *testing.T) {
+	lint, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		t.Skip("cfn-lint not installed")
+	}
+	out, err := exec.CommandContext(t.Context(), lint, filepath.Join(checkoutRoot(t), "template.yaml")).CombinedOutput()
+	if err != nil {
+		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
+	}
+}
