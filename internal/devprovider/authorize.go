@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // maxAuthorizeSteps bounds the redirects Authorize follows (authorize, login, callback and a margin).
@@ -127,4 +128,12 @@ func snippet(b []byte) string {
 		s = s[:200] + "…"
 	}
 	return s
+}
+
+// withTimeout bounds a context when the caller gave none, so a stuck test fails instead of hanging.
+func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, 30*time.Second)
 }

@@ -3,7 +3,6 @@
 package devprovider
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
@@ -235,11 +234,3 @@ func loggedOut(w http.ResponseWriter, _ *http.Request) {
 
 // ErrInvalidCredentials is returned by Authorize when the login page rejects the username or password.
 var ErrInvalidCredentials = errors.New("devprovider: username or password rejected")
-
-// withTimeout bounds a context when the caller gave none, so a stuck test fails instead of hanging.
-func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
-		return context.WithCancel(ctx)
-	}
-	return context.WithTimeout(ctx, 30*time.Second)
-}
