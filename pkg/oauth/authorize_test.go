@@ -86,7 +86,9 @@ func (f failingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return nil, errors.New("no network in this test")
 }
 
-func newNoNetworkClient(t *testing.T) *http.Client { return &http.Client{Transport: failingTransport{t}} }
+func newNoNetworkClient(t *testing.T) *http.Client {
+	return &http.Client{Transport: failingTransport{t}}
+}
 
 func TestAuthCodeURLConfiguredEndpointMakesNoNetworkCall(t *testing.T) {
 	c, err := oauth.NewClient(oauth.Config{

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -25,6 +26,7 @@ type Client struct {
 	cfg Config // defaults applied
 	hc  *http.Client
 	now func() time.Time
+	log *slog.Logger
 
 	explicit need       // what the configuration alone answers
 	static   *endpoints // configuration + issuer-derived defaults, no discovery
@@ -78,6 +80,9 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.log = cfg.Logger; c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
 	c.disc.c = c
 
 	cf := &c.cfg
@@ -101,7 +106,8 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Config returns the configuration in use, defaults applied.
+// Config returns the configuration in use, with the defaults of the zero
+// durations and scopes filled in.
 func (c *Client) Config() Config {
 	cfg := c.cfg
 	cfg.Scopes = slices.Clone(cfg.Scopes)

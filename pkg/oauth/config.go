@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -77,6 +78,11 @@ type Config struct {
 	ExpirySkew   time.Duration    // Client.TokenExpired margin; 0: 60s
 	ClockSkew    time.Duration    // iat/exp/nbf leeway; 0: 60s
 	DiscoveryTTL time.Duration    // 0: 1h
+
+	// Logger receives warnings the caller cannot see otherwise: a failed
+	// discovery (the issuer-derived endpoints are used meanwhile) or JWKS
+	// fetch. nil discards them. Nothing secret is logged.
+	Logger *slog.Logger
 }
 
 // Environment variables read by ConfigFromEnv.
@@ -105,7 +111,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	cfg := Config{
 		Issuer:        get(EnvIssuer),
 		ClientID:      get(EnvClientID),
-		ClientSecret:  getenv(EnvClientSecret), // secrets are taken byte for byte
+		ClientSecret:  get(EnvClientSecret), // a pasted secret often drags a newline along
 		Prompt:        get(EnvPrompt),
 		AuthorizeURL:  get(EnvAuthorizeURL),
 		TokenURL:      get(EnvTokenURL),

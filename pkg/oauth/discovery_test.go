@@ -3,6 +3,7 @@ package oauth_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -269,3 +270,33 @@ func TestIssuerWithTrailingSlash(t *testing.T) {
 		t.Errorf("requests to %s = %d; want 2", discoveryPath, n)
 	}
 }
+
+func TestDiscoveryFailureIsLogged(t *testing.T) {
+	p := newProvider(t)
+	p.handle(discoveryPath, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusInternalServerError) })
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewJSONHandler(writerFunc(func(b []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(b)
+	}), nil))
+	c := p.client(func(cfg *oauth.Config) { cfg.Logger = logger })
+
+	if _, err := c.AuthCodeURL(context.Background(), testRedirectURI); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, `"level":"WARN"`) || !strings.Contains(out, "discovery endpoint: HTTP 500") || !strings.Contains(out, p.Issuer) {
+		t.Errorf("log = %s; want a warning naming the issuer and the failure", out)
+	}
+	if strings.Contains(out, testClientSecret) {
+		t.Errorf("log = %s; must not contain the client secret", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

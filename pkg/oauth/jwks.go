@@ -100,6 +100,9 @@ func (k *keySet) fetch(ctx context.Context, f *flight) {
 	keys, err := k.c.fetchKeys(ctx, k.url)
 	cancel()
 
+	if err != nil {
+		k.c.log.WarnContext(ctx, "oauth: JWKS fetch failed", "jwks_uri", k.url, "error", err.Error())
+	}
 	k.mu.Lock()
 	if err == nil {
 		k.keys, k.fetchedAt = keys, k.c.now()

@@ -60,7 +60,7 @@ type request struct {
 // tokens. Endpoints behave well by default; tests replace them with handle
 // and read what they received with last and calls.
 type provider struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	Issuer string
 	clock  *clock
@@ -76,7 +76,7 @@ type provider struct {
 	requests  map[string][]request
 }
 
-func newProvider(t *testing.T) *provider {
+func newProvider(t testing.TB) *provider {
 	t.Helper()
 	p := &provider{t: t, clock: newClock(), handlers: map[string]http.HandlerFunc{}, calls: map[string]int{}, requests: map[string][]request{}}
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
@@ -173,7 +173,7 @@ var testKeys struct {
 	keys []*rsa.PrivateKey
 }
 
-func testKey(t *testing.T, i int) *rsa.PrivateKey {
+func testKey(t testing.TB, i int) *rsa.PrivateKey {
 	t.Helper()
 	testKeys.mu.Lock()
 	defer testKeys.mu.Unlock()
@@ -227,7 +227,7 @@ func (p *provider) sign(claims map[string]any) string {
 	return signWith(p.t, jose.RS256, key, kid, claims)
 }
 
-func signWith(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
+func signWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

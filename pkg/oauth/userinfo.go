@@ -53,10 +53,10 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 	if res.status != http.StatusOK {
 		return nil, fmt.Errorf("oauth: userinfo: %w", bearerError("userinfo", res))
 	}
-	if ct, _, _ := mime.ParseMediaType(res.header.Get("Content-Type")); ct != "application/json" {
-		// A signed (application/jwt) userinfo response would need its own
-		// verification; providers send JSON unless a client asks otherwise.
-		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "response is not application/json"})
+	if ct, _, _ := mime.ParseMediaType(res.header.Get("Content-Type")); ct == "application/jwt" {
+		// A signed userinfo response would need its own verification;
+		// providers send JSON unless the client registered otherwise.
+		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "signed (application/jwt) responses are not supported"})
 	}
 	var claims map[string]any
 	if err := json.Unmarshal(res.body, &claims); err != nil || claims == nil {

@@ -77,8 +77,10 @@ func TestUserInfoErrors(t *testing.T) {
 			},
 		},
 		{
-			name:    "no sub",
-			handler: func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]any{"email": "x@example.com"}) },
+			name: "no sub",
+			handler: func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, 200, map[string]any{"email": "x@example.com"})
+			},
 			subject: testSubject,
 			check: func(t *testing.T, err error) {
 				var he *oauth.HTTPError

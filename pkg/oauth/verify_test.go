@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -253,5 +254,27 @@ func TestVerifyIDTokenExplicitKeys(t *testing.T) {
 	}
 	if n := p.count("/.well-known/openid-configuration"); n != 0 {
 		t.Errorf("discovery fetched %d times with JWKSURL and SigningAlgs configured; want 0", n)
+	}
+}
+
+// Concurrent verifications on a cold cache share one JWKS fetch.
+func TestVerifyIDTokenConcurrentColdStart(t *testing.T) {
+	p := newProvider(t)
+	c := p.client()
+	raw := p.sign(p.claims(nil))
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if _, err := c.VerifyIDToken(context.Background(), raw, "nonce-1"); err != nil {
+				t.Errorf("VerifyIDToken() = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := p.count("/keys"); n != 1 {
+		t.Errorf("JWKS fetched %d times by 10 concurrent verifications; want 1", n)
+	}
+	if n := p.count("/.well-known/openid-configuration"); n != 1 {
+		t.Errorf("discovery fetched %d times by 10 concurrent verifications; want 1", n)
 	}
 }

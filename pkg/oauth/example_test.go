@@ -1,0 +1,274 @@
+package oauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/url"
+	"time"
+
+	"github.com/serverless-signin/signin/internal/devprovider"
+	"github.com/serverless-signin/signin/pkg/oauth"
+)
+
+const exampleRedirectURI = "http://127.0.0.1:9/auth/callback"
+
+// startExample runs an in-process OpenID provider for the examples and
+// returns a client registered at it.
+func startExample() (*devprovider.Provider, *oauth.Client) {
+	p, err := devprovider.Start(devprovider.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	p.AllowRedirectURI(devprovider.DefaultClientID, exampleRedirectURI)
+	client, err := oauth.NewClient(oauth.Config{
+		Issuer:       p.Issuer(),
+		ClientID:     devprovider.DefaultClientID,
+		ClientSecret: devprovider.DefaultClientSecret,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return p, client
+}
+
+// signInExample runs the browser part of a sign-in and returns the token.
+func signInExample(ctx context.Context, client *oauth.Client) *oauth.Token {
+	req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
+	if err != nil {
+		log.Fatal(err)
+	}
+	callback, err := devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, _, _, err := client.SignIn(ctx, callback.Query().Get("code"), req.Verifier, exampleRedirectURI, req.Nonce)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return tok
+}
+
+// The whole flow of a confidential web app: start the sign-in, complete it
+// at the callback, refresh, and sign out.
+func Example() {
+	p, err := devprovider.Start(devprovider.Options{}) // any OpenID provider
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer p.Close()
+	p.AllowRedirectURI(devprovider.DefaultClientID, exampleRedirectURI)
+
+	// Once per process (a Lambda cold start). No network I/O here.
+	client, err := oauth.NewClient(oauth.Config{
+		Issuer:       p.Issuer(),
+		ClientID:     devprovider.DefaultClientID,
+		ClientSecret: devprovider.DefaultClientSecret,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// GET /auth/login: keep State, Nonce and Verifier server-side, bound to
+	// the browser, and redirect it to req.URL.
+	req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The user signs in at the provider, which redirects the browser back.
+	callback, err := devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// GET /auth/callback: the state must be the one remembered (used once).
+	q := callback.Query()
+	if q.Get("state") != req.State {
+		log.Fatal("state mismatch")
+	}
+	tok, idToken, user, err := client.SignIn(ctx, q.Get("code"), req.Verifier, exampleRedirectURI, req.Nonce)
+	if err != nil {
+		log.Fatal(err) // log it; show the user a generic error
+	}
+	fmt.Println("signed in:", idToken.Subject, user.Email)
+
+	// Later, before calling an API for the user.
+	if client.TokenExpired(tok) {
+		if tok, err = client.Refresh(ctx, tok); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// POST /auth/logout.
+	if err := client.Revoke(ctx, tok.RefreshToken, "refresh_token"); err != nil {
+		log.Print(err) // best effort: the local session ends anyway
+	}
+	logout, err := client.EndSessionURL(ctx, tok.IDToken, exampleRedirectURI, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, _ := url.Parse(logout)
+	fmt.Println("then redirect to", u.Path)
+	// Output:
+	// signed in: demo-user-0001 demo@example.com
+	// then redirect to /end_session
+}
+
+func ExampleConfigFromEnv() {
+	env := map[string]string{ // os.Getenv in a real program
+		"OAUTH_ISSUER":    "https://id.example",
+		"OAUTH_CLIENT_ID": "my-app",
+		"OAUTH_PROMPT":    "sometimes",
+	}
+	_, err := oauth.ConfigFromEnv(func(k string) string { return env[k] })
+	fmt.Println(err)
+
+	env["OAUTH_PROMPT"] = "login"
+	cfg, err := oauth.ConfigFromEnv(func(k string) string { return env[k] })
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.ClientSecret = "from Secrets Manager"
+	client, err := oauth.NewClient(cfg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(client.Config().Scopes, client.Config().Timeout)
+	// Output:
+	// oauth: invalid configuration: OAUTH_PROMPT must be one of login, consent, none, select_account
+	// [openid profile email] 5s
+}
+
+// With the authorize endpoint configured, starting a sign-in needs no
+// network at all: the login function stays one DynamoDB write.
+func ExampleClient_AuthCodeURL() {
+	client, err := oauth.NewClient(oauth.Config{
+		Issuer:       "https://id.example",
+		ClientID:     "my-app",
+		AuthorizeURL: "https://id.example/authorize",
+		Prompt:       "login",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	req, err := client.AuthCodeURL(context.Background(), "https://app.example/auth/callback")
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, _ := url.Parse(req.URL)
+	q := u.Query()
+	fmt.Println(u.Host + u.Path)
+	for _, k := range []string{"response_type", "client_id", "redirect_uri", "scope", "prompt", "code_challenge_method"} {
+		fmt.Printf("%s=%s\n", k, q.Get(k))
+	}
+	fmt.Println(q.Get("state") == req.State, q.Get("nonce") == req.Nonce, q.Get("code_challenge") != "")
+	// Output:
+	// id.example/authorize
+	// response_type=code
+	// client_id=my-app
+	// redirect_uri=https://app.example/auth/callback
+	// scope=openid profile email
+	// prompt=login
+	// code_challenge_method=S256
+	// true true true
+}
+
+func ExampleClient_SignIn() {
+	p, client := startExample()
+	defer p.Close()
+	ctx := context.Background()
+
+	req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
+	if err != nil {
+		log.Fatal(err)
+	}
+	callback, err := devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Exchange (with the PKCE verifier), ID token verification (with the
+	// nonce) and userinfo (same sub) in one call.
+	tok, idToken, user, err := client.SignIn(ctx, callback.Query().Get("code"), req.Verifier, exampleRedirectURI, req.Nonce)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(idToken.Subject, user.Name, user.EmailVerified, tok.RefreshToken != "")
+
+	// The wrong nonce (another browser's sign-in) is refused.
+	req, _ = client.AuthCodeURL(ctx, exampleRedirectURI)
+	callback, _ = devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	_, _, _, err = client.SignIn(ctx, callback.Query().Get("code"), req.Verifier, exampleRedirectURI, "not-this-one")
+	fmt.Println(errors.Is(err, oauth.ErrNonceMismatch), errors.Is(err, oauth.ErrInvalidIDToken))
+	// Output:
+	// demo-user-0001 Demo User true true
+	// true true
+}
+
+func ExampleClient_Refresh() {
+	p, client := startExample()
+	defer p.Close()
+	ctx := context.Background()
+	tok := signInExample(ctx, client)
+
+	fresh, err := client.Refresh(ctx, tok)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(fresh.AccessToken != tok.AccessToken, fresh.RefreshToken != "")
+
+	// A revoked (or expired, or rotated-out) refresh token: sign in again.
+	if err := client.Revoke(ctx, fresh.RefreshToken, "refresh_token"); err != nil {
+		log.Fatal(err)
+	}
+	_, err = client.Refresh(ctx, fresh)
+	fmt.Println(oauth.IsInvalidGrant(err))
+	// Output:
+	// true true
+	// true
+}
+
+func ExampleClient_EndSessionURL() {
+	client, err := oauth.NewClient(oauth.Config{
+		Issuer:        "https://id.example",
+		ClientID:      "my-app",
+		EndSessionURL: "https://id.example/end_session",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, err := client.EndSessionURL(context.Background(), "eyJ.id.token", "https://app.example/", "xyz")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u)
+	// Output:
+	// https://id.example/end_session?client_id=my-app&id_token_hint=eyJ.id.token&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F&state=xyz
+}
+
+func ExampleToken_Expired() {
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	tok := &oauth.Token{AccessToken: "…", Expiry: now.Add(45 * time.Second)}
+	fmt.Println(tok.Expired(now, 0), tok.Expired(now, time.Minute))
+
+	forever := &oauth.Token{AccessToken: "…"} // no expires_in
+	fmt.Println(forever.Expired(now, time.Minute))
+	// Output:
+	// false true
+	// false
+}
+
+func ExampleErrorResponse() {
+	p, client := startExample()
+	defer p.Close()
+
+	_, err := client.Refresh(context.Background(), &oauth.Token{RefreshToken: "made-up"})
+	var er *oauth.ErrorResponse
+	if errors.As(err, &er) {
+		fmt.Println(er.Endpoint, er.Code, oauth.IsInvalidGrant(err))
+	}
+	// Output:
+	// token invalid_grant true
+}
