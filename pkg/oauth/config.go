@@ -62,10 +62,13 @@ type Config struct {
 	// Explicit endpoints take precedence over discovery, which takes
 	// precedence over the issuer-derived defaults ({issuer}/authorize,
 	// /oauth/token, /userinfo, /revoke, /end_session). The JWKS URL has no
-	// default: without discovery it must be set.
+	// default: without discovery it must be set. An operation fetches the
+	// discovery document only when the configuration does not answer all
+	// it needs: the endpoint, plus AuthStyle (not Auto) for the token and
+	// revocation endpoints, plus SigningAlgs for JWKSURL.
 	AuthorizeURL, TokenURL, UserinfoURL, RevokeURL, EndSessionURL, JWKSURL string
 
-	AuthStyle AuthStyle
+	AuthStyle AuthStyle // how to authenticate at the token and revocation endpoints
 
 	// SigningAlgs restricts the ID token algorithms. Empty: the provider's
 	// advertised asymmetric algorithms, else RS256. none and HMAC algorithms

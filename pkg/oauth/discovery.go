@@ -128,11 +128,13 @@ func (d *discovery) fetch(ctx context.Context, f *flight) {
 	cancel()
 	now := d.c.now()
 
+	if err != nil {
+		d.c.log.WarnContext(ctx, "oauth: discovery failed; using the last document or the configured and issuer-derived endpoints",
+			"issuer", d.c.cfg.Issuer, "retry_in", discoveryRetry.String(), "error", err.Error())
+	}
 	d.mu.Lock()
 	if err != nil {
 		d.err, d.retryAt = err, now.Add(discoveryRetry)
-		d.c.log.WarnContext(ctx, "oauth: discovery failed; using configured and issuer-derived endpoints",
-			"issuer", d.c.cfg.Issuer, "retry_in", discoveryRetry.String(), "stale_document", d.eps != nil, "error", err.Error())
 	} else {
 		d.err = nil
 		if d.meta == nil || !d.meta.equal(meta) {

@@ -86,7 +86,8 @@ func (c *Client) VerifyIDToken(ctx context.Context, rawIDToken, nonce string) (*
 // original nonce.
 func (c *Client) verifyIDToken(ctx context.Context, raw, nonce string, checkNonce bool) (*IDToken, *oidc.IDToken, error) {
 	invalid := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalidIDToken, fmt.Sprintf(format, args...))
+		// clip: parse errors may quote header values chosen by the sender.
+		return fmt.Errorf("%w: %s", ErrInvalidIDToken, clip(fmt.Sprintf(format, args...), 300))
 	}
 	eps, err := c.resolve(ctx, needKeys)
 	if err != nil {
