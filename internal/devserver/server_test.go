@@ -283,6 +283,11 @@ func TestPage(t *testing.T) {
 		t.Fatalf("GET / = %d %s; want 200 HTML", w.Code, w.Header().Get("Content-Type"))
 	}
 	page, csp := w.Body.String(), w.Header().Get("Content-Security-Policy")
+	// With no-referrer the sign-out form's POST carries "Origin: null",
+	// which the logout handler refuses as cross-site.
+	if got := w.Header().Get("Referrer-Policy"); got != "same-origin" {
+		t.Errorf("Referrer-Policy = %q; want same-origin", got)
+	}
 
 	// The CSP allows exactly the inline script and style the page holds.
 	for _, tag := range []string{"script", "style"} {
