@@ -177,9 +177,14 @@ func tokenProviderConfig(url string) oauth.Config {
 	}
 }
 
-func (p *tokenProvider) client(t testing.TB) *oauth.Client {
+// client is an OAuth client of the provider on the clock now (nil: the
+// real one): the access token expiry it computes must agree with the clock
+// Sessions and the store use.
+func (p *tokenProvider) client(t testing.TB, now func() time.Time) *oauth.Client {
 	t.Helper()
-	c, err := oauth.NewClient(tokenProviderConfig(p.srv.URL))
+	cfg := tokenProviderConfig(p.srv.URL)
+	cfg.Now = now
+	c, err := oauth.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("oauth.NewClient: %v", err)
 	}
@@ -204,23 +209,24 @@ func (c *manualClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// storeKind opens one store implementation; now nil is the real clock.
+// storeKind opens one store implementation (now nil: the real clock) and
+// names its DynamoDB table ("" for memory).
 type storeKind struct {
 	name string
-	open func(t testing.TB, now func() time.Time) store.Store
+	open func(t testing.TB, now func() time.Time) (store.Store, string)
 }
 
 var storeKinds = []storeKind{
-	{"memory", func(t testing.TB, now func() time.Time) store.Store {
+	{"memory", func(t testing.TB, now func() time.Time) (store.Store, string) {
 		m := store.NewMemory()
 		m.Now = now
-		return m
+		return m, ""
 	}},
-	{"dynamodb", func(t testing.TB, now func() time.Time) store.Store {
+	{"dynamodb", func(t testing.TB, now func() time.Time) (store.Store, string) {
 		client, table := dynamotest.NewTable(t)
 		d := store.NewDynamoDB(client, table)
 		d.Now = now
-		return d
+		return d, table
 	}},
 }
 
@@ -252,6 +258,7 @@ func (b *syncBuffer) String() string {
 type world struct {
 	t        *testing.T
 	store    store.Store
+	table    string // DynamoDB only
 	provider *tokenProvider
 	sessions *auth.Sessions
 	clock    *manualClock // nil with the real clock
@@ -268,10 +275,10 @@ func newWorld(t *testing.T, k storeKind, rotate, realTime bool) *world {
 		w.clock = &manualClock{now: time.Now()}
 		now = w.clock.Now
 	}
-	w.store = k.open(t, now)
+	w.store, w.table = k.open(t, now)
 	w.sessions = &auth.Sessions{
 		Store:  w.store,
-		OAuth:  w.provider.client(t),
+		OAuth:  w.provider.client(t, now),
 		Logger: auth.NewLogger(w.logs),
 		Now:    now,
 	}
@@ -570,7 +577,7 @@ func TestSignOutEverywhereRevocationFails(t *testing.T) {
 // the store is visible, and signing out everywhere shows in /auth/me.
 func TestSessionsFromHandler(t *testing.T) {
 	w := newWorld(t, storeKinds[0], true, false)
-	h := auth.New(w.provider.client(t), w.store, auth.Options{Logger: auth.NewLogger(io.Discard), Now: w.clock.Now})
+	h := auth.New(w.provider.client(t, w.clock.Now), w.store, auth.Options{Logger: auth.NewLogger(io.Discard), Now: w.clock.Now})
 	id := w.signIn("alice", w.expiredTokens())
 	s := h.Sessions()
 	if _, err := s.FromCookie(context.Background(), id); err != nil {
