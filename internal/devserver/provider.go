@@ -25,8 +25,9 @@ func withoutAppCookies(next http.Handler) http.Handler {
 			var kept []string
 			for _, line := range lines {
 				for c := range strings.SplitSeq(line, ";") {
-					name, _, _ := strings.Cut(strings.TrimSpace(c), "=")
-					if c = strings.TrimSpace(c); c != "" && !appCookies[name] {
+					c = strings.TrimSpace(c)
+					name, _, _ := strings.Cut(c, "=")
+					if c != "" && !appCookies[name] {
 						kept = append(kept, c)
 					}
 				}
