@@ -524,8 +524,9 @@ func TestRefreshWithDevProvider(t *testing.T) {
 				t.Errorf("UserInfo(refreshed token) = %+v, %v; want the demo user", u, err)
 			}
 		}
-		if last := (func() store.Tokens { t, _ := st.GetTokens(ctx, sess.Key); return t })(); last.RefreshToken == first.RefreshToken || !last.ExpiresAt.Equal(rec.ExpiresAt) {
-			t.Errorf("stored refresh token rotated = %v, record expiry %v; want rotated, %v", last.RefreshToken != first.RefreshToken, last.ExpiresAt, rec.ExpiresAt)
+		last, err := st.GetTokens(ctx, sess.Key)
+		if err != nil || last.RefreshToken == first.RefreshToken || !last.ExpiresAt.Equal(rec.ExpiresAt) {
+			t.Errorf("stored refresh token rotated = %v, record expiry %v, %v; want rotated, %v", last.RefreshToken != first.RefreshToken, last.ExpiresAt, err, rec.ExpiresAt)
 		}
 	})
 }
