@@ -67,9 +67,13 @@ func requestCookie(req events.APIGatewayV2HTTPRequest, name string) (string, boo
 		pairs = strings.Split(line, ";")
 	}
 	for _, p := range pairs {
-		k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
-		if ok && strings.TrimSpace(k) == name {
-			return strings.TrimSpace(v), true
+		k, v, ok := strings.Cut(p, "=")
+		// Only ASCII blanks are trimmed: with Unicode trimming a cookie
+		// named "\u00a0__Host-session", which a sibling domain may set,
+		// would pass for __Host-session, whose rules browsers enforce on
+		// the exact name only.
+		if ok && strings.Trim(k, " \t") == name {
+			return strings.Trim(v, " \t"), true
 		}
 	}
 	return "", false

@@ -157,26 +157,28 @@ func (h *Handler) Route(ctx context.Context, req events.APIGatewayV2HTTPRequest)
 	if path == "" {
 		path = req.RequestContext.HTTP.Path
 	}
-	method := req.RequestContext.HTTP.Method
-	routes := map[string]struct {
-		method string
+	var (
+		method = "GET"
 		serve  func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
-	}{
-		"/auth/login":    {"GET", h.Login},
-		"/auth/callback": {"GET", h.Callback},
-		"/auth/me":       {"GET", h.Me},
-		"/auth/logout":   {"POST", h.Logout},
-	}
-	r, ok := routes[path]
-	switch {
-	case !ok:
+	)
+	switch path {
+	case "/auth/login":
+		serve = h.Login
+	case "/auth/callback":
+		serve = h.Callback
+	case "/auth/me":
+		serve = h.Me
+	case "/auth/logout":
+		method, serve = "POST", h.Logout
+	default:
 		return jsonResponse(404, bodyNotFound), nil
-	case method != r.method:
+	}
+	if req.RequestContext.HTTP.Method != method {
 		resp := jsonResponse(405, bodyMethodNotAllowed)
-		resp.Headers["Allow"] = r.method
+		resp.Headers["Allow"] = method
 		return resp, nil
 	}
-	return r.serve(ctx, req)
+	return serve(ctx, req)
 }
 
 // exchange is one request in flight: the event, what the route learned and

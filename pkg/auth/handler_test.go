@@ -202,6 +202,12 @@ func TestLambdaInvoke(t *testing.T) {
 	}
 	checkResponse(t, "me (forged cookie) through the Lambda runtime", resp, 401, unauthenticated)
 	checkCookies(t, "me (forged cookie) through the Lambda runtime", resp, wantCookie("__Host-session", "", 0, true))
+
+	// No cookies to set is an empty list, not null.
+	out, err = lambda.NewHandler(a.h.Me).Invoke(context.Background(), []byte(`{"rawPath":"/auth/me","requestContext":{"http":{"method":"GET"}}}`))
+	if err != nil || !strings.Contains(string(out), `"cookies":[]`) {
+		t.Errorf("Invoke(me without cookie) = %s, %v; want \"cookies\":[]", out, err)
+	}
 }
 
 // The zero Options are usable.

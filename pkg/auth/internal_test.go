@@ -86,6 +86,8 @@ func TestRequestCookie(t *testing.T) {
 		{"cookies array", events.APIGatewayV2HTTPRequest{Cookies: []string{"a=1", "session=v"}}, "v", true},
 		{"first wins", events.APIGatewayV2HTTPRequest{Cookies: []string{"session=v1", "session=v2"}}, "v1", true},
 		{"prefix is another name", events.APIGatewayV2HTTPRequest{Cookies: []string{"__Host-session=v"}}, "", false},
+		{"unicode space is part of the name", events.APIGatewayV2HTTPRequest{Cookies: []string{"\u00a0session=v"}}, "", false},
+		{"ascii blanks are not", events.APIGatewayV2HTTPRequest{Headers: map[string]string{"cookie": "a=1;\tsession = v "}}, "v", true},
 		{"header fallback", events.APIGatewayV2HTTPRequest{Headers: map[string]string{"cookie": "a=1; session=v"}}, "v", true},
 		{"header any case", events.APIGatewayV2HTTPRequest{Headers: map[string]string{"Cookie": "session=v"}}, "v", true},
 		{"array wins over header", events.APIGatewayV2HTTPRequest{Cookies: []string{"a=1"}, Headers: map[string]string{"cookie": "session=v"}}, "", false},

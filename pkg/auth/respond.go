@@ -32,13 +32,22 @@ func baseHeaders() map[string]string {
 func jsonResponse(status int, body string, cookies ...string) events.APIGatewayV2HTTPResponse {
 	h := baseHeaders()
 	h["Content-Type"] = "application/json"
-	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: body, Cookies: cookies}
+	return events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: h, Body: body, Cookies: cookieList(cookies)}
 }
 
 func redirect(location string, cookies ...string) events.APIGatewayV2HTTPResponse {
 	h := baseHeaders()
 	h["Location"] = location
-	return events.APIGatewayV2HTTPResponse{StatusCode: 302, Headers: h, Cookies: cookies}
+	return events.APIGatewayV2HTTPResponse{StatusCode: 302, Headers: h, Cookies: cookieList(cookies)}
+}
+
+// cookieList makes "no cookies" an empty JSON array rather than null, which
+// every consumer of the response reads the same way.
+func cookieList(cookies []string) []string {
+	if cookies == nil {
+		return []string{}
+	}
+	return cookies
 }
 
 // header returns a request header. API Gateway lower-cases names; local
