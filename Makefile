@@ -29,7 +29,7 @@ test:
 
 # The four handlers, an embedded store and a dev OpenID provider on localhost.
 dev:
-	$(GO) run ./cmd/dev
+	@$(GO) build -o build/dev ./cmd/dev && exec ./build/dev
 
 bench:
 	./scripts/bench.sh
