@@ -165,11 +165,11 @@ func FuzzRequestCookie(f *testing.F) {
 }
 
 // hasPair reports whether the Cookie line has a pair called name with value v, allowing the
-// whitespace around names and values that any reader trims.
+// blanks around names and values that RFC 6265 readers trim (space and tab, nothing else).
 func hasPair(line, name, v string) bool {
 	for part := range strings.SplitSeq(line, ";") {
 		k, val, ok := strings.Cut(part, "=")
-		if ok && strings.TrimSpace(k) == name && strings.TrimSpace(val) == v {
+		if ok && strings.Trim(k, " \t") == name && strings.Trim(val, " \t") == v {
 			return true
 		}
 	}
