@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"strings"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/pkg/auth"
@@ -28,26 +29,22 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		return h, table, nil
 	}
 
-	cfg, err := oauth.ConfigFromEnv(getenv)
-	if err != nil {
-		return nil, "", fmt.Errorf("devserver: %w", err)
+	// The same variables as the functions, read by the same code, so what
+	// works here works deployed; the embedded store replaces TABLE_NAME.
+	cfg, cfgErr := oauth.ConfigFromEnv(getenv)
+	opts, optsErr := auth.OptionsFromEnv(getenv)
+	var secretErr error
+	if strings.TrimSpace(getenv(oauth.EnvClientSecret)) == "" {
+		secretErr = errors.New("OAUTH_CLIENT_SECRET missing: with the memory store the dev server reads the client secret from the environment only")
 	}
-	if cfg.ClientSecret == "" {
-		return nil, "", errors.New("devserver: OAUTH_CLIENT_SECRET missing: with the memory store the dev server reads the client secret from the environment only")
+	if err := errors.Join(cfgErr, optsErr, secretErr); err != nil {
+		return nil, "", fmt.Errorf("devserver: %w", err)
 	}
 	client, err := oauth.NewClient(cfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("devserver: oauth client: %w", err)
 	}
-	opts := auth.Options{Logger: logger}
-	// auth reads these in FromEnvWith only, together with the DynamoDB
-	// store; until it exports its option parsing they apply to the
-	// DynamoDB mode alone. Say so rather than ignore them silently.
-	for _, name := range []string{"SESSION_LIFETIME", "SESSION_IDLE_TIMEOUT", "OAUTH_REDIRECT_URI", "OAUTH_POST_LOGOUT_REDIRECT_URI", "APP_ORIGIN"} {
-		if getenv(name) != "" {
-			logger.WarnContext(ctx, "devserver: variable ignored with the memory store (set TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB to use it)", "variable", name)
-		}
-	}
+	opts.Logger = logger
 	return auth.New(client, store.NewMemory(), opts), "", nil
 }
 

@@ -67,18 +67,58 @@ func FromEnv(ctx context.Context, route Route) (*Handler, error) {
 // AWS_ENDPOINT_URL_DYNAMODB is set (local use), creating the table if it is
 // missing.
 func FromEnvWith(ctx context.Context, route Route, getenv func(string) string) (*Handler, error) {
+	opts, problems := optionsFromEnv(getenv)
+	needsOAuth := route != RouteMe
+	needsSecret := route == RouteCallback || route == RouteLogout || route == RouteAll
+	w, err := wire(ctx, getenv, route.String(), wiring{oauth: needsOAuth, secret: needsSecret}, problems)
+	if err != nil {
+		return nil, err
+	}
+	return New(w.client, w.store, opts), nil
+}
+
+// OptionsFromEnv reads the handler options from getenv: SESSION_LIFETIME,
+// SESSION_IDLE_TIMEOUT, OAUTH_REDIRECT_URI, OAUTH_POST_LOGOUT_REDIRECT_URI
+// and APP_ORIGIN (README.md documents each). Unset variables keep the
+// defaults. One error names every invalid variable, without its value.
+// FromEnvWith reads the same; servers that build their own store (the dev
+// server's memory store) call this to honour them too.
+func OptionsFromEnv(getenv func(string) string) (Options, error) {
+	opts, problems := optionsFromEnv(getenv)
+	if len(problems) > 0 {
+		return Options{}, fmt.Errorf("auth: configuration: %s", strings.Join(problems, "; "))
+	}
+	return opts, nil
+}
+
+// wiring says what one function needs from the environment besides
+// TABLE_NAME.
+type wiring struct {
+	oauth  bool // the OAUTH_* configuration and an OAuth client
+	secret bool // the client secret too (token endpoint, revocation)
+}
+
+// wired is what a function builds once per container.
+type wired struct {
+	client *oauth.Client // nil unless wiring.oauth
+	store  *store.DynamoDB
+}
+
+// wire is the cold start shared by FromEnvWith and SessionsFromEnvWith: it
+// validates everything w needs (adding to the caller's problems) before any
+// I/O, so one error, prefixed "auth: <what> configuration:", names every
+// missing or invalid variable; then it loads the AWS configuration, reads
+// the client secret, and builds the OAuth client and the DynamoDB store,
+// creating the table when AWS_ENDPOINT_URL_DYNAMODB is set (local use).
+func wire(ctx context.Context, getenv func(string) string, what string, w wiring, problems []string) (wired, error) {
 	// Problems read "NAME reason", like oauth.ConfigError, and never echo
 	// a value: a secret pasted into the wrong variable must not be logged.
-	opts, problems := optionsFromEnv(getenv)
 	table := getenv(envTable)
 	if table == "" {
 		problems = append(problems, envTable+" missing")
 	}
-
-	needsOAuth := route != RouteMe
-	needsSecret := route == RouteCallback || route == RouteLogout || route == RouteAll
 	var cfg oauth.Config
-	if needsOAuth {
+	if w.oauth {
 		c, err := oauth.ConfigFromEnv(getenv)
 		var cerr *oauth.ConfigError
 		switch {
@@ -91,26 +131,26 @@ func FromEnvWith(ctx context.Context, route Route, getenv func(string) string) (
 		}
 		cfg = c
 	}
-	if needsSecret && getenv(envClientSecret) == "" && getenv(envClientSecretARN) == "" && getenv(envClientSecretParameter) == "" {
+	if w.secret && getenv(envClientSecret) == "" && getenv(envClientSecretARN) == "" && getenv(envClientSecretParameter) == "" {
 		problems = append(problems, envClientSecret+" missing (or set "+envClientSecretARN+" or "+envClientSecretParameter+")")
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("auth: %s configuration: %s", route, strings.Join(problems, "; "))
+		return wired{}, fmt.Errorf("auth: %s configuration: %s", what, strings.Join(problems, "; "))
 	}
 
 	awsCfg, err := loadAWSConfig(ctx, getenv)
 	if err != nil {
-		return nil, err
+		return wired{}, err
 	}
-	var client *oauth.Client
-	if needsOAuth {
-		if needsSecret {
+	var out wired
+	if w.oauth {
+		if w.secret {
 			if cfg.ClientSecret, err = clientSecret(ctx, awsCfg, getenv); err != nil {
-				return nil, err
+				return wired{}, err
 			}
 		}
-		if client, err = oauth.NewClient(cfg); err != nil {
-			return nil, fmt.Errorf("auth: oauth client: %w", err)
+		if out.client, err = oauth.NewClient(cfg); err != nil {
+			return wired{}, fmt.Errorf("auth: oauth client: %w", err)
 		}
 	}
 
@@ -124,10 +164,11 @@ func FromEnvWith(ctx context.Context, route Route, getenv func(string) string) (
 	})
 	if endpoint != "" {
 		if err := store.EnsureTable(ctx, ddb, table); err != nil {
-			return nil, fmt.Errorf("auth: local table: %w", err)
+			return wired{}, fmt.Errorf("auth: local table: %w", err)
 		}
 	}
-	return New(client, store.NewDynamoDB(ddb, table), opts), nil
+	out.store = store.NewDynamoDB(ddb, table)
+	return out, nil
 }
 
 // optionsFromEnv reads the handler options; it returns every problem.
@@ -141,7 +182,7 @@ func optionsFromEnv(getenv func(string) string) (Options, []string) {
 		problems = append(problems, envSessionLifetime+" must be a positive duration such as 168h, or seconds")
 	}
 	if opts.IdleTimeout, ok = envDuration(getenv, envIdleTimeout, 0, true); !ok {
-		problems = append(problems, envIdleTimeout+" must be a duration such as 30m, or seconds (0: off)")
+		problems = append(problems, idleTimeoutProblem)
 	}
 	if v := strings.TrimSpace(getenv(envRedirectURI)); v != "" {
 		if !absoluteHTTPURL(v) {
@@ -163,6 +204,8 @@ func optionsFromEnv(getenv func(string) string) (Options, []string) {
 	}
 	return opts, problems
 }
+
+const idleTimeoutProblem = envIdleTimeout + " must be a duration such as 30m, or seconds (0: off)"
 
 // envDuration reads a Go duration ("168h", "30m") or plain seconds ("3600").
 func envDuration(getenv func(string) string, name string, def time.Duration, zeroOK bool) (time.Duration, bool) {

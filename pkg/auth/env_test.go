@@ -162,6 +162,66 @@ func TestFromEnvOptions(t *testing.T) {
 	}
 }
 
+// OptionsFromEnv reads what FromEnvWith reads, for servers with their own
+// store; it needs no other variable.
+func TestOptionsFromEnv(t *testing.T) {
+	tests := []struct {
+		name    string
+		vars    map[string]string
+		want    Options
+		wantErr []string // variables the error must name
+	}{
+		{name: "defaults", want: Options{SessionLifetime: DefaultSessionLifetime}},
+		{name: "all set", vars: map[string]string{
+			"SESSION_LIFETIME":               "12h",
+			"SESSION_IDLE_TIMEOUT":           "900",
+			"OAUTH_REDIRECT_URI":             " https://app.example.com/auth/callback ",
+			"OAUTH_POST_LOGOUT_REDIRECT_URI": "https://app.example.com/bye",
+			"APP_ORIGIN":                     "https://www.example.com/",
+		}, want: Options{
+			SessionLifetime:       12 * time.Hour,
+			IdleTimeout:           15 * time.Minute,
+			RedirectURL:           "https://app.example.com/auth/callback",
+			PostLogoutRedirectURL: "https://app.example.com/bye",
+			AppOrigin:             "https://www.example.com",
+		}},
+		{name: "every variable invalid", vars: map[string]string{
+			"SESSION_LIFETIME":               "0",
+			"SESSION_IDLE_TIMEOUT":           "soon",
+			"OAUTH_REDIRECT_URI":             "pasted-secret-value",
+			"OAUTH_POST_LOGOUT_REDIRECT_URI": "/relative",
+			"APP_ORIGIN":                     "pasted-secret-value",
+		}, wantErr: []string{"SESSION_LIFETIME", "SESSION_IDLE_TIMEOUT", "OAUTH_REDIRECT_URI", "OAUTH_POST_LOGOUT_REDIRECT_URI", "APP_ORIGIN"}},
+		{name: "one invalid", vars: map[string]string{"SESSION_LIFETIME": "1h", "APP_ORIGIN": "https://app.example.com/x"},
+			wantErr: []string{"APP_ORIGIN"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := OptionsFromEnv(env(tt.vars))
+			if tt.wantErr == nil {
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("OptionsFromEnv(%v) = %+v, %v; want %+v, nil", tt.vars, got, err, tt.want)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("OptionsFromEnv(%v) = %+v, nil; want an error naming %v", tt.vars, got, tt.wantErr)
+			}
+			for _, name := range tt.wantErr {
+				if !strings.Contains(err.Error(), name) {
+					t.Errorf("OptionsFromEnv(%v) = %q; want it to name %s", tt.vars, err, name)
+				}
+			}
+			if n := strings.Count(err.Error(), ";") + 1; n != len(tt.wantErr) {
+				t.Errorf("OptionsFromEnv(%v) = %q: %d problems; want %d", tt.vars, err, n, len(tt.wantErr))
+			}
+			if strings.Contains(err.Error(), "pasted-secret-value") {
+				t.Errorf("OptionsFromEnv error %q echoes a value", err)
+			}
+		})
+	}
+}
+
 func TestEnvDuration(t *testing.T) {
 	tests := []struct {
 		in     string

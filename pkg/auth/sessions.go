@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
@@ -211,52 +208,13 @@ func SessionsFromEnv(ctx context.Context) (*Sessions, error) {
 // creating the table if it is missing.
 func SessionsFromEnvWith(ctx context.Context, getenv func(string) string) (*Sessions, error) {
 	var problems []string
-	table := getenv(envTable)
-	if table == "" {
-		problems = append(problems, envTable+" missing")
-	}
 	idle, ok := envDuration(getenv, envIdleTimeout, 0, true)
 	if !ok {
-		problems = append(problems, envIdleTimeout+" must be a duration such as 30m, or seconds (0: off)")
+		problems = append(problems, idleTimeoutProblem)
 	}
-	cfg, err := oauth.ConfigFromEnv(getenv)
-	var cerr *oauth.ConfigError
-	switch {
-	case errors.As(err, &cerr):
-		for _, p := range cerr.Settings {
-			problems = append(problems, p.Name+" "+p.Reason)
-		}
-	case err != nil:
-		problems = append(problems, err.Error())
-	}
-	if getenv(envClientSecret) == "" && getenv(envClientSecretARN) == "" && getenv(envClientSecretParameter) == "" {
-		problems = append(problems, envClientSecret+" missing (or set "+envClientSecretARN+" or "+envClientSecretParameter+")")
-	}
-	if len(problems) > 0 {
-		return nil, fmt.Errorf("auth: sessions configuration: %s", strings.Join(problems, "; "))
-	}
-
-	awsCfg, err := loadAWSConfig(ctx, getenv)
+	w, err := wire(ctx, getenv, "sessions", wiring{oauth: true, secret: true}, problems)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.ClientSecret, err = clientSecret(ctx, awsCfg, getenv); err != nil {
-		return nil, err
-	}
-	client, err := oauth.NewClient(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("auth: oauth client: %w", err)
-	}
-	endpoint := getenv(envDynamoDBEndpoint)
-	ddb := dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) {
-		if endpoint != "" {
-			o.BaseEndpoint = aws.String(endpoint)
-		}
-	})
-	if endpoint != "" {
-		if err := store.EnsureTable(ctx, ddb, table); err != nil {
-			return nil, fmt.Errorf("auth: local table: %w", err)
-		}
-	}
-	return &Sessions{Store: store.NewDynamoDB(ddb, table), OAuth: client, IdleTimeout: idle}, nil
+	return &Sessions{Store: w.store, OAuth: w.client, IdleTimeout: idle}, nil
 }
