@@ -5,7 +5,6 @@ import (
 	"errors"
 	"maps"
 	"net/http"
-	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -143,7 +142,9 @@ func FuzzRequestCookie(f *testing.F) {
 		} else {
 			req.Cookies = strings.Split(cookies, ";")
 		}
-		std := http.Request{Header: http.Header{"Cookie": {cookies}}}
+		// net/http refuses blanks inside a value ("k=\tv") where RFC 6265 readers trim them;
+		// it reads the names as they are, which is what this target is about.
+		std := http.Request{Header: http.Header{"Cookie": {trimValues(cookies)}}}
 		for _, name := range names {
 			v, ok := requestCookie(req, name)
 			if !ok {
@@ -155,13 +156,23 @@ func FuzzRequestCookie(f *testing.F) {
 			if !validToken(v) {
 				continue // the handlers refuse it before any lookup
 			}
-			// net/http keeps the spaces after "="; RFC 6265 readers trim them.
 			c, err := std.Cookie(name)
-			if err != nil || textproto.TrimString(c.Value) != v || c.Quoted {
+			if err != nil || c.Value != v || c.Quoted {
 				t.Fatalf("requestCookie(%q, %q) = %q; net/http reads %v, %v", cookies, name, v, c, err)
 			}
 		}
 	})
+}
+
+// trimValues trims space and tab around each value of a Cookie line, leaving the names alone.
+func trimValues(line string) string {
+	parts := strings.Split(line, ";")
+	for i, p := range parts {
+		if k, v, ok := strings.Cut(p, "="); ok {
+			parts[i] = k + "=" + strings.Trim(v, " \t")
+		}
+	}
+	return strings.Join(parts, ";")
 }
 
 // hasPair reports whether the Cookie line has a pair called name with value v, allowing the
