@@ -34,5 +34,9 @@ dev:
 bench:
 	./scripts/bench.sh
 
+# Every fuzz target for FUZZTIME (default 20s) each; make test runs them for 10s.
+fuzz:
+	./scripts/fuzz.sh
+
 clean:
 	rm -rf build .aws-sam
