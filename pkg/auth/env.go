@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -62,15 +63,19 @@ func FromEnv(ctx context.Context, route Route) (*Handler, error) {
 // OAUTH_* configuration but no client secret; callback and logout (and
 // RouteAll) also need the client secret: OAUTH_CLIENT_SECRET, else the
 // Secrets Manager secret OAUTH_CLIENT_SECRET_ARN, else the SSM SecureString
-// OAUTH_CLIENT_SECRET_PARAMETER. One error names every missing or invalid
-// variable. The only network I/O is the secret read and, when
-// AWS_ENDPOINT_URL_DYNAMODB is set (local use), creating the table if it is
-// missing.
+// OAUTH_CLIENT_SECRET_PARAMETER. They also read the optional token
+// encryption key (TOKEN_ENCRYPTION_KEY, else the Secrets Manager secret
+// TOKEN_ENCRYPTION_KEY_ARN; see NewTokenSealer): with it the provider tokens
+// are sealed at rest, and records sealed with another key cannot be read.
+// One error names every missing or invalid variable. The only network I/O
+// is the secret reads and, when AWS_ENDPOINT_URL_DYNAMODB is set (local
+// use), creating the table if it is missing.
 func FromEnvWith(ctx context.Context, route Route, getenv func(string) string) (*Handler, error) {
 	opts, problems := optionsFromEnv(getenv)
 	needsOAuth := route != RouteMe
-	needsSecret := route == RouteCallback || route == RouteLogout || route == RouteAll
-	w, err := wire(ctx, getenv, route.String(), wiring{oauth: needsOAuth, secret: needsSecret}, problems)
+	// Login writes only state records; me reads only sessions.
+	tokens := route == RouteCallback || route == RouteLogout || route == RouteAll
+	w, err := wire(ctx, getenv, route.String(), wiring{oauth: needsOAuth, secret: tokens, tokenKey: tokens}, problems)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +99,9 @@ func OptionsFromEnv(getenv func(string) string) (Options, error) {
 // wiring says what one function needs from the environment besides
 // TABLE_NAME.
 type wiring struct {
-	oauth  bool // the OAUTH_* configuration and an OAuth client
-	secret bool // the client secret too (token endpoint, revocation)
+	oauth    bool // the OAUTH_* configuration and an OAuth client
+	secret   bool // the client secret too (token endpoint, revocation)
+	tokenKey bool // the token encryption key, if any: the function reads or writes token records
 }
 
 // wired is what a function builds once per container.
@@ -108,8 +114,9 @@ type wired struct {
 // validates everything w needs (adding to the caller's problems) before any
 // I/O, so one error, prefixed "auth: <what> configuration:", names every
 // missing or invalid variable; then it loads the AWS configuration, reads
-// the client secret, and builds the OAuth client and the DynamoDB store,
-// creating the table when AWS_ENDPOINT_URL_DYNAMODB is set (local use).
+// the client secret and the token key (concurrently: one round trip at cold
+// start), and builds the OAuth client and the DynamoDB store, creating the
+// table when AWS_ENDPOINT_URL_DYNAMODB is set (local use).
 func wire(ctx context.Context, getenv func(string) string, what string, w wiring, problems []string) (wired, error) {
 	// Problems read "NAME reason", like oauth.ConfigError, and never echo
 	// a value: a secret pasted into the wrong variable must not be logged.
@@ -134,6 +141,11 @@ func wire(ctx context.Context, getenv func(string) string, what string, w wiring
 	if w.secret && getenv(envClientSecret) == "" && getenv(envClientSecretARN) == "" && getenv(envClientSecretParameter) == "" {
 		problems = append(problems, envClientSecret+" missing (or set "+envClientSecretARN+" or "+envClientSecretParameter+")")
 	}
+	if v := getenv(envTokenKey); w.tokenKey && v != "" {
+		if _, err := tokenSealer(v); err != nil {
+			problems = append(problems, envTokenKey+" "+err.Error())
+		}
+	}
 	if len(problems) > 0 {
 		return wired{}, fmt.Errorf("auth: %s configuration: %s", what, strings.Join(problems, "; "))
 	}
@@ -142,13 +154,23 @@ func wire(ctx context.Context, getenv func(string) string, what string, w wiring
 	if err != nil {
 		return wired{}, err
 	}
+	var (
+		wg                sync.WaitGroup
+		sealer            *store.Sealer
+		secretErr, keyErr error
+	)
+	if w.oauth && w.secret {
+		wg.Go(func() { cfg.ClientSecret, secretErr = clientSecret(ctx, awsCfg, getenv) })
+	}
+	if w.tokenKey {
+		wg.Go(func() { sealer, keyErr = tokenSealerFromEnv(ctx, awsCfg, getenv) })
+	}
+	wg.Wait()
+	if err := errors.Join(secretErr, keyErr); err != nil {
+		return wired{}, err
+	}
 	var out wired
 	if w.oauth {
-		if w.secret {
-			if cfg.ClientSecret, err = clientSecret(ctx, awsCfg, getenv); err != nil {
-				return wired{}, err
-			}
-		}
 		if out.client, err = oauth.NewClient(cfg); err != nil {
 			return wired{}, fmt.Errorf("auth: oauth client: %w", err)
 		}
@@ -168,6 +190,7 @@ func wire(ctx context.Context, getenv func(string) string, what string, w wiring
 		}
 	}
 	out.store = store.NewDynamoDB(ddb, table)
+	out.store.Sealer = sealer
 	return out, nil
 }
 
@@ -261,16 +284,11 @@ func clientSecret(ctx context.Context, awsCfg aws.Config, getenv func(string) st
 	ctx, cancel := context.WithTimeout(ctx, secretTimeout)
 	defer cancel()
 	if id := getenv(envClientSecretARN); id != "" {
-		sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-			if ep := getenv(envSecretsEndpoint); ep != "" {
-				o.BaseEndpoint = aws.String(ep)
-			}
-		})
-		out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		s, err := secretString(ctx, awsCfg, getenv, id)
 		if err != nil {
 			return "", fmt.Errorf("auth: read client secret %s from Secrets Manager: %w", envClientSecretARN, err)
 		}
-		secret, err := parseSecretString(aws.ToString(out.SecretString))
+		secret, err := parseSecretString(s)
 		if err != nil {
 			return "", fmt.Errorf("auth: client secret %s: %w", envClientSecretARN, err)
 		}
@@ -290,6 +308,21 @@ func clientSecret(ctx context.Context, awsCfg aws.Config, getenv func(string) st
 		return "", fmt.Errorf("auth: client secret %s: empty parameter", envClientSecretParameter)
 	}
 	return strings.TrimSpace(aws.ToString(out.Parameter.Value)), nil
+}
+
+// secretString reads the string value of a Secrets Manager secret ("" for
+// a binary one).
+func secretString(ctx context.Context, awsCfg aws.Config, getenv func(string) string, id string) (string, error) {
+	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+		if ep := getenv(envSecretsEndpoint); ep != "" {
+			o.BaseEndpoint = aws.String(ep)
+		}
+	})
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+	if err != nil {
+		return "", err
+	}
+	return aws.ToString(out.SecretString), nil
 }
 
 // parseSecretString accepts the secret itself or a JSON object with a

@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-signin/signin/internal/dynamotest"
+	"github.com/serverless-signin/signin/pkg/oauth/store"
 )
 
 // isolateAWS keeps the SDK's default chain away from the machine's own
@@ -274,7 +277,7 @@ type fakeAWS struct {
 	*httptest.Server
 	mu      sync.Mutex
 	calls   []fakeCall
-	answers map[string]fakeAnswer // by X-Amz-Target
+	answers map[string]fakeAnswer // by "X-Amz-Target SecretId", else by X-Amz-Target
 }
 
 type fakeCall struct {
@@ -296,7 +299,11 @@ func startFakeAWS(t *testing.T, answers map[string]fakeAnswer) *fakeAWS {
 		f.mu.Lock()
 		f.calls = append(f.calls, fakeCall{target, body})
 		f.mu.Unlock()
-		a, ok := f.answers[target]
+		id, _ := body["SecretId"].(string)
+		a, ok := f.answers[target+" "+id]
+		if !ok {
+			a, ok = f.answers[target]
+		}
 		if !ok {
 			a = fakeAnswer{400, `{"__type":"UnknownOperationException","message":"unexpected"}`}
 		}
@@ -425,4 +432,121 @@ func TestFromEnvCreatesLocalTable(t *testing.T) {
 	if resp.StatusCode != 401 {
 		t.Errorf("Me(unknown session) on the new table = %d %s; want 401", resp.StatusCode, resp.Body)
 	}
+}
+
+// The token key is read by the routes that read or write token records
+// (callback, logout, all) and by Sessions, from TOKEN_ENCRYPTION_KEY or
+// else the Secrets Manager secret TOKEN_ENCRYPTION_KEY_ARN; login and me
+// never touch it.
+func TestFromEnvTokenKey(t *testing.T) {
+	isolateAWS(t)
+	const (
+		clientARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauth-client-AbCdEf"
+		keyARN    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:token-key-GhIjKl"
+		goodKey   = "k3y-material-0123456789abcdefghijklmnop" // 38 characters
+		shortKey  = "short-key-material-0123456789ab"         // 31 characters
+	)
+	secret := func(id, value string) map[string]fakeAnswer {
+		b, _ := json.Marshal(map[string]string{"ARN": id, "Name": "x", "SecretString": value})
+		return map[string]fakeAnswer{"secretsmanager.GetSecretValue " + id: {200, string(b)}}
+	}
+	denied := map[string]fakeAnswer{"secretsmanager.GetSecretValue " + keyARN: {400, `{"__type":"AccessDeniedException","message":"no"}`}}
+	rotation, _ := json.Marshal(map[string]any{"current": goodKey, "previous": []string{strings.ToUpper(goodKey)}})
+	plainSecret := map[string]string{"OAUTH_CLIENT_SECRET": "dev-secret"}
+	tests := []struct {
+		name       string
+		route      Route
+		sessions   bool // SessionsFromEnvWith instead of FromEnvWith(route)
+		vars       map[string]string
+		answers    map[string]fakeAnswer
+		wantSealed bool
+		wantErr    string   // the variable the error names; "" for success
+		wantCalls  []string // SecretIds read, sorted
+	}{
+		{name: "no key", route: RouteCallback, vars: plainSecret},
+		{name: "plain key", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": goodKey}), wantSealed: true},
+		{name: "plain key with a newline", route: RouteLogout, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": goodKey + "\n"}), wantSealed: true},
+		{name: "plain rotation JSON", route: RouteAll, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": string(rotation)}), wantSealed: true},
+		{name: "short key, callback", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": shortKey}), wantErr: "TOKEN_ENCRYPTION_KEY"},
+		{name: "short key, logout", route: RouteLogout, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": shortKey}), wantErr: "TOKEN_ENCRYPTION_KEY"},
+		{name: "short key, all", route: RouteAll, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": shortKey}), wantErr: "TOKEN_ENCRYPTION_KEY"},
+		{name: "short key, sessions", sessions: true, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": shortKey}), wantErr: "TOKEN_ENCRYPTION_KEY"},
+		{name: "short previous key", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": `{"current":"` + goodKey + `","previous":["` + shortKey + `"]}`}),
+			wantErr: "TOKEN_ENCRYPTION_KEY"},
+		{name: "misspelt rotation JSON", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": `{"current":"` + goodKey + `","prev":["` + shortKey + `"]}`}),
+			wantErr: "TOKEN_ENCRYPTION_KEY"},
+		{name: "login ignores the key", route: RouteLogin, vars: map[string]string{"TOKEN_ENCRYPTION_KEY": shortKey, "TOKEN_ENCRYPTION_KEY_ARN": keyARN}},
+		{name: "me ignores the key", route: RouteMe, vars: map[string]string{"TOKEN_ENCRYPTION_KEY": shortKey, "TOKEN_ENCRYPTION_KEY_ARN": keyARN}},
+		{name: "secrets manager", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY_ARN": keyARN}),
+			answers: secret(keyARN, goodKey+"\n"), wantSealed: true, wantCalls: []string{keyARN}},
+		{name: "secrets manager, both secrets", route: RouteLogout, vars: map[string]string{"OAUTH_CLIENT_SECRET_ARN": clientARN, "TOKEN_ENCRYPTION_KEY_ARN": keyARN},
+			answers: with2(secret(keyARN, goodKey), secret(clientARN, "from-secrets-manager")), wantSealed: true, wantCalls: []string{clientARN, keyARN}},
+		{name: "secrets manager rotation JSON", sessions: true, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY_ARN": keyARN}),
+			answers: secret(keyARN, string(rotation)), wantSealed: true, wantCalls: []string{keyARN}},
+		{name: "plain key wins", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY": goodKey, "TOKEN_ENCRYPTION_KEY_ARN": keyARN}),
+			wantSealed: true},
+		{name: "secrets manager denied", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY_ARN": keyARN}),
+			answers: denied, wantErr: "TOKEN_ENCRYPTION_KEY_ARN", wantCalls: []string{keyARN}},
+		{name: "secrets manager short key", route: RouteCallback, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY_ARN": keyARN}),
+			answers: secret(keyARN, shortKey), wantErr: "TOKEN_ENCRYPTION_KEY_ARN", wantCalls: []string{keyARN}},
+		{name: "secrets manager empty", sessions: true, vars: with(plainSecret, map[string]string{"TOKEN_ENCRYPTION_KEY_ARN": keyARN}),
+			answers: secret(keyARN, ""), wantErr: "TOKEN_ENCRYPTION_KEY_ARN", wantCalls: []string{keyARN}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := startFakeAWS(t, tt.answers)
+			vars := with(oauthEnv, tt.vars)
+			vars["AWS_ENDPOINT_URL_SECRETS_MANAGER"] = f.URL
+			var (
+				st  store.Store
+				err error
+			)
+			if tt.sessions {
+				var s *Sessions
+				if s, err = SessionsFromEnvWith(context.Background(), env(vars)); err == nil {
+					st = s.Store
+				}
+			} else {
+				var h *Handler
+				if h, err = FromEnvWith(context.Background(), tt.route, env(vars)); err == nil {
+					st = h.store
+				}
+			}
+			switch {
+			case tt.wantErr != "":
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Errorf("FromEnvWith = %v; want an error naming %s", err, tt.wantErr)
+				}
+				if err != nil && (strings.Contains(err.Error(), shortKey) || strings.Contains(err.Error(), goodKey)) {
+					t.Errorf("error %q echoes the key", err)
+				}
+			case err != nil:
+				t.Fatalf("FromEnvWith = %v", err)
+			default:
+				d, ok := st.(*store.DynamoDB)
+				if !ok || (d.Sealer != nil) != tt.wantSealed {
+					t.Errorf("store = %T sealed %t; want *store.DynamoDB sealed %t", st, ok && d.Sealer != nil, tt.wantSealed)
+				}
+			}
+			var ids []string
+			for _, c := range f.Calls() {
+				id, _ := c.body["SecretId"].(string)
+				ids = append(ids, c.target+" "+id)
+			}
+			var want []string
+			for _, id := range tt.wantCalls {
+				want = append(want, "secretsmanager.GetSecretValue "+id)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, want) {
+				t.Errorf("AWS calls = %q; want %q", ids, want)
+			}
+		})
+	}
+}
+
+func with2(a, b map[string]fakeAnswer) map[string]fakeAnswer {
+	m := maps.Clone(a)
+	maps.Copy(m, b)
+	return m
 }

@@ -202,17 +202,19 @@ func SessionsFromEnv(ctx context.Context) (*Sessions, error) {
 // variables: TABLE_NAME, the OAUTH_* configuration, the client secret
 // (OAUTH_CLIENT_SECRET, else OAUTH_CLIENT_SECRET_ARN in Secrets Manager,
 // else the SSM SecureString OAUTH_CLIENT_SECRET_PARAMETER: refreshing and
-// revoking authenticate as the client) and SESSION_IDLE_TIMEOUT. One error
-// names every missing or invalid variable. The only network I/O is the
-// secret read and, when AWS_ENDPOINT_URL_DYNAMODB is set (local use),
-// creating the table if it is missing.
+// revoking authenticate as the client), the token encryption key the
+// handlers use (TOKEN_ENCRYPTION_KEY or TOKEN_ENCRYPTION_KEY_ARN, when they
+// use one) and SESSION_IDLE_TIMEOUT. One error names every missing or
+// invalid variable. The only network I/O is the secret reads and, when
+// AWS_ENDPOINT_URL_DYNAMODB is set (local use), creating the table if it is
+// missing.
 func SessionsFromEnvWith(ctx context.Context, getenv func(string) string) (*Sessions, error) {
 	var problems []string
 	idle, ok := envDuration(getenv, envIdleTimeout, 0, true)
 	if !ok {
 		problems = append(problems, idleTimeoutProblem)
 	}
-	w, err := wire(ctx, getenv, "sessions", wiring{oauth: true, secret: true}, problems)
+	w, err := wire(ctx, getenv, "sessions", wiring{oauth: true, secret: true, tokenKey: true}, problems)
 	if err != nil {
 		return nil, err
 	}
