@@ -15,7 +15,11 @@ import (
 // logout ends this browser's session: it deletes the session and token
 // records, revokes the provider tokens (best effort, bounded), clears the
 // cookie and redirects to "/" or to the provider's end-session endpoint.
-// Round trips: two DeleteItem (in the store), one revocation.
+// With ?everywhere=1 (or true) it then ends every other session of the same
+// user too (Sessions.SignOutEverywhere).
+// Round trips: two DeleteItem (in the store), one revocation; everywhere
+// adds one Query on the user index and, per other session, two DeleteItem
+// and one revocation.
 func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HTTPResponse {
 	if m := x.req.RequestContext.HTTP.Method; m != "" && m != "POST" {
 		// A GET logout could be triggered by any <img> on any site.
@@ -29,9 +33,13 @@ func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HT
 
 	name := sessionCookieName(x.https)
 	clear := cookie(name, "", 0, x.https)
-	var tokens store.Tokens
+	everywhere := signOutEverywhere(x)
+	var (
+		sess   store.Session
+		tokens store.Tokens
+	)
 	if id, ok := requestCookie(x.req, name); ok && validToken(id) {
-		_, t, err := h.store.DeleteSession(ctx, store.Hash(id))
+		s, t, err := h.store.DeleteSession(ctx, store.Hash(id))
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// Already signed out (or expired): logout is idempotent.
@@ -42,11 +50,21 @@ func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HT
 			// and the record expires by itself.
 			return x.fail(jsonResponse(500, bodySignOutFailed, clear), "delete session", err)
 		default:
-			tokens = t
+			sess, tokens = s, t
 		}
 	}
 
 	h.revoke(ctx, x, tokens)
+
+	// Only a live session names the user: without one there is nobody to
+	// sign out anywhere, and a logout never fails for it.
+	if everywhere && sess.User.Subject != "" {
+		if _, err := h.Sessions().SignOutEverywhere(ctx, sess.Issuer, sess.User.Subject); err != nil {
+			// Some sessions may live on: the user must not be told they
+			// are all gone. This browser's own session is gone either way.
+			return x.fail(jsonResponse(500, bodySignOutFailed, clear), "sign out everywhere", err)
+		}
+	}
 
 	location := "/"
 	if h.opts.PostLogoutRedirectURL != "" && h.oauth != nil {
@@ -60,6 +78,23 @@ func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HT
 		}
 	}
 	return redirect(location, clear)
+}
+
+// signOutEverywhere reports whether the logout asks to end every session of
+// the user: everywhere=1 or everywhere=true, read by the strict query parser.
+// Anything else, an unreadable query included, is a plain logout: signing
+// this browser out must never fail for an option.
+func signOutEverywhere(x *exchange) bool {
+	q, err := strictQuery(x.req, "everywhere")
+	if err != nil {
+		x.note("query ignored", err)
+		return false
+	}
+	switch q["everywhere"] {
+	case "1", "true":
+		return true
+	}
+	return false
 }
 
 // revoke revokes the refresh token, else the access token (revoking the

@@ -3,11 +3,15 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/pkg/auth"
@@ -273,4 +277,125 @@ func TestTwoBrowsers(t *testing.T) {
 			t.Errorf("phone's tokens after laptop logout: %v; want live", err)
 		}
 	})
+}
+
+// logoutWith posts a same-origin logout with a raw query.
+func (b *browser) logoutWith(rawQuery string) events.APIGatewayV2HTTPResponse {
+	b.app.t.Helper()
+	target := "/auth/logout"
+	if rawQuery != "" {
+		target += "?" + rawQuery
+	}
+	return b.send(b.event("POST", target, map[string]string{"origin": b.app.origin(), "sec-fetch-site": "same-origin"}))
+}
+
+// POST /auth/logout?everywhere=1 (or true) ends every session of the user;
+// any other query is a plain logout that leaves the user's other browsers
+// signed in. Another user's session is never touched.
+func TestLogoutEverywhere(t *testing.T) {
+	tests := []struct {
+		query      string
+		everywhere bool
+	}{
+		{"everywhere=1", true},
+		{"everywhere=true", true},
+		{"everywhere=1&x=y", true},
+		{"", false},
+		{"everywhere=0", false},
+		{"everywhere=false", false},
+		{"everywhere=yes", false},
+		{"everywhere=TRUE", false},
+		{"everywhere", false},
+		{"everywhere=1&everywhere=1", false}, // ambiguous: never guessed
+		{"everywhere=1%zz", false},
+		{"everywhere=1;x=y", false},
+	}
+	forEachBackend(t, func(t *testing.T, be backend) {
+		a := newApp(t, setup{backend: be})
+		for _, tt := range tests {
+			t.Run(tt.query, func(t *testing.T) {
+				laptop, phone := a.browser(), a.browser()
+				laptop.signIn("")
+				phone.signIn("")
+				laptopID, phoneID := laptop.sessionID(), phone.sessionID()
+				sess, err := a.session(laptopID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Another user of the same provider, signed in too.
+				now := a.clock.Now()
+				other := store.Session{Key: store.Hash(newSessionID()), User: store.User{Subject: "someone-else"}, Issuer: sess.Issuer,
+					CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				if err := a.store.CreateSession(context.Background(), other,
+					store.Tokens{AccessToken: "other-access", ExpiresAt: now.Add(time.Hour), Version: 1}); err != nil {
+					t.Fatal(err)
+				}
+				revoked := a.provider.Calls("/revoke")
+
+				resp := laptop.logoutWith(tt.query)
+				checkResponse(t, "logout?"+tt.query, resp, 302, "")
+				checkCookies(t, "logout?"+tt.query, resp, wantCookie(sessionCookie(true), "", 0, true))
+				if _, err := a.session(laptopID); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("laptop session after logout = %v; want ErrNotFound", err)
+				}
+
+				wantRevoked := 1
+				if tt.everywhere {
+					wantRevoked = 2
+					checkResponse(t, "phone me", phone.get("/auth/me"), 401, unauthenticated)
+					if _, err := a.store.GetTokens(context.Background(), store.Hash(phoneID)); !errors.Is(err, store.ErrNotFound) {
+						t.Errorf("phone tokens after logout everywhere = %v; want ErrNotFound", err)
+					}
+				} else {
+					checkResponse(t, "phone me", phone.get("/auth/me"), 200, demoSignedIn)
+				}
+				if got := a.provider.Calls("/revoke") - revoked; got != wantRevoked {
+					t.Errorf("revocations = %d; want %d", got, wantRevoked)
+				}
+				if _, err := a.store.Store.GetSession(context.Background(), other.Key); err != nil {
+					t.Errorf("another user's session after logout = %v; want it live", err)
+				}
+			})
+		}
+
+		t.Run("without a session", func(t *testing.T) {
+			b := a.browser()
+			resp := b.logoutWith("everywhere=1")
+			checkResponse(t, "logout everywhere without a session", resp, 302, "")
+			checkCookies(t, "logout everywhere without a session", resp, wantCookie(sessionCookie(true), "", 0, true))
+		})
+	})
+}
+
+// When the other sessions cannot be listed, logout everywhere answers the
+// route's 500: the user must not believe every device is signed out. This
+// browser's session is gone and its cookie cleared all the same.
+func TestLogoutEverywhereStoreFails(t *testing.T) {
+	a := newApp(t, setup{store: func(s store.Store) store.Store { return sessionKeysDown{s} }})
+	laptop, phone := a.browser(), a.browser()
+	laptop.signIn("")
+	phone.signIn("")
+	id := laptop.sessionID()
+	revoked := a.provider.Calls("/revoke")
+
+	resp := laptop.logoutWith("everywhere=1")
+	checkResponse(t, "logout everywhere with the index down", resp, 500, `{"error":"Sign-out failed"}`)
+	checkCookies(t, "logout everywhere with the index down", resp, wantCookie(sessionCookie(true), "", 0, true))
+	if _, err := a.session(id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("laptop session = %v; want ErrNotFound", err)
+	}
+	if got := a.provider.Calls("/revoke") - revoked; got != 1 {
+		t.Errorf("revocations = %d; want 1 (this browser's tokens)", got)
+	}
+	checkResponse(t, "phone me", phone.get("/auth/me"), 200, demoSignedIn)
+	if !strings.Contains(a.logs.String(), `"detail":"sign out everywhere"`) {
+		t.Errorf("logs do not say why logout failed:\n%s", a.logs)
+	}
+}
+
+// sessionKeysDown is a store whose user index is unavailable.
+type sessionKeysDown struct{ store.Store }
+
+func (sessionKeysDown) SessionKeys(context.Context, string, string) ([]string, error) {
+	return nil, fmt.Errorf("store: session keys: %w", store.ErrUnavailable)
 }
