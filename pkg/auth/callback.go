@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -21,8 +22,9 @@ import (
 var errorCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // callback finishes a sign-in: it consumes the state (exactly once, only by
-// the browser that started it), exchanges the code, verifies the ID token,
-// fetches userinfo and writes the session.
+// the browser that started it), checks the response's iss (RFC 9207) when
+// present, exchanges the code, verifies the ID token, fetches userinfo and
+// writes the session.
 // Round trips: one UpdateItem (consume), token + userinfo (+ JWKS when not
 // cached) at the provider, one TransactWriteItems (session + tokens).
 func (h *Handler) callback(ctx context.Context, x *exchange) events.APIGatewayV2HTTPResponse {
@@ -31,11 +33,12 @@ func (h *Handler) callback(ctx context.Context, x *exchange) events.APIGatewayV2
 
 	// Everything that can be refused without the store is refused first,
 	// so garbage never costs a DynamoDB call or consumes a state.
-	q, err := strictQuery(x.req, "state", "code", "error")
+	q, err := strictQuery(x.req, "state", "code", "error", "iss")
 	if err != nil {
 		return x.fail(invalid, "bad query", err)
 	}
 	state, code, providerErr := q["state"], q["code"], q["error"]
+	iss, hasIss := q["iss"]
 	if state == "" {
 		return x.fail(invalid, "missing state", nil)
 	}
@@ -60,6 +63,14 @@ func (h *Handler) callback(ctx context.Context, x *exchange) events.APIGatewayV2
 		return x.fail(invalid, "state bound to another browser", nil)
 	case err != nil:
 		return x.fail(fail, "consume state", err)
+	}
+
+	// RFC 9207: a response that names its issuer must name ours. Otherwise
+	// the browser was sent to another provider (a mix-up attack) and its
+	// code must never reach our token endpoint, nor its error the user. The
+	// state is spent either way: the flow cannot be trusted any more.
+	if hasIss && !sameIssuer(iss, h.oauth.Config().Issuer) {
+		return x.fail(fail, "iss mismatch", fmt.Errorf("auth: callback iss %q is not the configured issuer %q", clip(iss, 200), h.oauth.Config().Issuer))
 	}
 
 	// The provider refused (access_denied, login_required, ...). The state
@@ -140,6 +151,21 @@ func (h *Handler) newSession(x *exchange, tok *oauth.Token, idTok *oauth.IDToken
 		Version:      1,
 	}
 	return sess, tokens, nil
+}
+
+// sameIssuer compares issuer identifiers as RFC 9207 asks, by simple
+// string comparison, tolerating only a trailing slash on either side (as
+// discovery does).
+func sameIssuer(a, b string) bool {
+	return strings.TrimSuffix(a, "/") == strings.TrimSuffix(b, "/")
+}
+
+// clip bounds a request-supplied value before it goes to the log.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func stringClaim(claims map[string]any, name string) string {

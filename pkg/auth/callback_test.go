@@ -93,6 +93,7 @@ func TestCallbackInvalid(t *testing.T) {
 		{"bad percent-encoding elsewhere", target("/auth/callback?code=%[1]s&state=%[2]s&x=%%G1"), 0},
 		{"truncated percent-encoding", target("/auth/callback?code=%[1]s&state=%[2]s%%"), 0},
 		{"semicolon separator", target("/auth/callback?code=%[1]s;state=%[2]s"), 0},
+		{"duplicate iss", target("/auth/callback?code=%[1]s&state=%[2]s&iss=x&iss=x"), 0},
 		{"no binding cookie", func(b *browser, code, state string) events.APIGatewayV2HTTPRequest {
 			ev := target("/auth/callback?code=%[1]s&state=%[2]s")(b, code, state)
 			ev.Cookies = nil
@@ -124,6 +125,12 @@ func TestCallbackInvalid(t *testing.T) {
 			ev.QueryStringParameters = map[string]string{"code": code + ",x", "state": state}
 			return ev
 		}, 0},
+		{"fallback iss joined by API Gateway", func(b *browser, code, state string) events.APIGatewayV2HTTPRequest {
+			ev := b.event("GET", "/auth/callback", nil)
+			iss := b.app.provider.Issuer()
+			ev.QueryStringParameters = map[string]string{"code": code, "state": state, "iss": iss + "," + iss}
+			return ev
+		}, 0},
 	}
 	forEachBackend(t, func(t *testing.T, be backend) {
 		a := newApp(t, setup{backend: be})
@@ -147,6 +154,70 @@ func TestCallbackInvalid(t *testing.T) {
 				// The genuine callback still works: nothing consumed the state.
 				if resp := b.get(genuine); resp.StatusCode != 302 || resp.Headers["Location"] != "/after" {
 					t.Errorf("genuine callback after %s = %d %s; want 302 to /after", tt.name, resp.StatusCode, resp.Body)
+				}
+			})
+		}
+	})
+}
+
+// RFC 9207: a callback that carries iss must name the configured issuer
+// (a trailing slash aside). A mismatch is a failed sign-in after the state
+// is consumed: no code exchange, no session, no provider error echoed.
+// Without iss (providers that do not send it) nothing changes.
+func TestCallbackIssuer(t *testing.T) {
+	tests := []struct {
+		name          string
+		iss           func(issuer string) string // the iss to add; nil: none
+		providerError bool                       // an error response instead of a code
+		ok            bool
+	}{
+		{name: "absent", ok: true},
+		{name: "the issuer", iss: func(i string) string { return i }, ok: true},
+		{name: "with a trailing slash", iss: func(i string) string { return i + "/" }, ok: true},
+		{name: "empty", iss: func(string) string { return "" }},
+		{name: "another issuer", iss: func(string) string { return "https://evil.example" }},
+		{name: "two trailing slashes", iss: func(i string) string { return i + "//" }},
+		{name: "a path added", iss: func(i string) string { return i + "/oidc" }},
+		{name: "another case", iss: func(i string) string { return strings.ToUpper(i) }},
+		{name: "a suffix", iss: func(i string) string { return i + ".evil.example" }},
+		{name: "provider error from another issuer", iss: func(string) string { return "https://evil.example" }, providerError: true},
+	}
+	forEachBackend(t, func(t *testing.T, be backend) {
+		a := newApp(t, setup{backend: be})
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				b := a.browser()
+				callback := b.authorize(b.login("/after"))
+				if tt.providerError {
+					callback = "/auth/callback?error=access_denied&state=" + url.QueryEscape(mustQuery(t, callback).Get("state"))
+				}
+				if tt.iss != nil {
+					callback += "&iss=" + url.QueryEscape(tt.iss(a.provider.Issuer()))
+				}
+				a.store.take()
+				exchanges := a.provider.Calls("/oauth/token")
+
+				resp := b.get(callback)
+				calls := a.store.take()
+				if tt.ok {
+					checkResponse(t, "callback", resp, 302, "")
+					if resp.Headers["Location"] != "/after" || calls["CreateSession"] != 1 {
+						t.Errorf("callback = Location %q, store calls %v; want /after and a session", resp.Headers["Location"], calls)
+					}
+					return
+				}
+				checkResponse(t, "callback", resp, 500, signInFailed)
+				checkCookies(t, "callback", resp)
+				if calls["ConsumeState"] != 1 || calls["CreateSession"] != 0 {
+					t.Errorf("store calls = %v; want one ConsumeState and no CreateSession", calls)
+				}
+				if got := a.provider.Calls("/oauth/token") - exchanges; got != 0 {
+					t.Errorf("token endpoint calls = %d; want none", got)
+				}
+				// The state is spent: the genuine callback cannot follow.
+				checkResponse(t, "the state again", b.get(callback), 400, invalidCallback)
+				if !strings.Contains(a.logs.String(), `"detail":"iss mismatch"`) {
+					t.Errorf("logs do not say why the sign-in failed:\n%s", a.logs)
 				}
 			})
 		}

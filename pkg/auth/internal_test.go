@@ -30,13 +30,14 @@ func TestStrictQuery(t *testing.T) {
 		{name: "fallback joined duplicates", params: map[string]string{"state": "a,b", "code": "c"}},
 		{name: "fallback comma in code", params: map[string]string{"state": "s", "code": "c,d"}},
 		{name: "fallback comma in error", params: map[string]string{"state": "s", "error": "x,y"}},
+		{name: "fallback comma in iss", params: map[string]string{"state": "s", "iss": "https://a.example,https://b.example"}},
 		{name: "fallback comma elsewhere", params: map[string]string{"state": "s", "error_description": "no, thanks"},
 			want: map[string]string{"state": "s", "error_description": "no, thanks"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := events.APIGatewayV2HTTPRequest{RawQueryString: tt.raw, QueryStringParameters: tt.params}
-			got, err := strictQuery(req, "state", "code", "error")
+			got, err := strictQuery(req, "state", "code", "error", "iss")
 			if tt.want == nil {
 				if !errors.Is(err, errBadQuery) {
 					t.Fatalf("strictQuery(%q, %v) = %v, %v; want errBadQuery", tt.raw, tt.params, got, err)
@@ -47,6 +48,31 @@ func TestStrictQuery(t *testing.T) {
 				t.Fatalf("strictQuery(%q, %v) = %v, %v; want %v", tt.raw, tt.params, got, err, tt.want)
 			}
 		})
+	}
+}
+
+// RFC 9207 compares issuers as strings; only a trailing slash may differ.
+func TestSameIssuer(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"https://auth.example.com", "https://auth.example.com", true},
+		{"https://auth.example.com/", "https://auth.example.com", true},
+		{"https://auth.example.com", "https://auth.example.com/", true},
+		{"https://auth.example.com/tenant/", "https://auth.example.com/tenant", true},
+		{"https://auth.example.com//", "https://auth.example.com", false},
+		{"https://AUTH.example.com", "https://auth.example.com", false},
+		{"http://auth.example.com", "https://auth.example.com", false},
+		{"https://auth.example.com:443", "https://auth.example.com", false},
+		{"https://auth.example.com/x", "https://auth.example.com", false},
+		{"https://auth.example.com.evil.example", "https://auth.example.com", false},
+		{"", "https://auth.example.com", false},
+	}
+	for _, tt := range tests {
+		if got := sameIssuer(tt.a, tt.b); got != tt.want {
+			t.Errorf("sameIssuer(%q, %q) = %t; want %t", tt.a, tt.b, got, tt.want)
+		}
 	}
 }
 
