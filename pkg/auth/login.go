@@ -31,8 +31,10 @@ func (h *Handler) login(ctx context.Context, x *exchange) events.APIGatewayV2HTT
 		return x.fail(fail, "no redirect uri", err)
 	}
 
-	// Reuse a valid binding so two tabs can sign in at once; each tab's
-	// state carries the same binding hash.
+	// Reuse a valid binding so a second tab's sign-in does not break the
+	// first's: each tab's state carries the same binding hash. The first
+	// callback clears the binding cookie, so the other tab's callback is
+	// then refused (400); the browser is signed in by then.
 	binding, ok := requestCookie(x.req, bindingCookieName(x.https))
 	if !ok || !validToken(binding) {
 		binding = newToken()

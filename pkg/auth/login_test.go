@@ -131,8 +131,8 @@ func TestLoginReturnTo(t *testing.T) {
 	}
 }
 
-// A browser keeps its binding across sign-ins (two tabs may sign in at
-// once); a forged binding is replaced.
+// A browser keeps its binding across sign-ins (a second tab's sign-in does
+// not break the first's); a forged binding is replaced.
 func TestLoginBinding(t *testing.T) {
 	a := newApp(t, setup{})
 	b := a.browser()
@@ -159,6 +159,27 @@ func TestLoginBinding(t *testing.T) {
 			t.Errorf("ConsumeState(state, fresh binding) = %v; want nil", err)
 		}
 	}
+}
+
+// Two tabs of one browser start a sign-in each. The first to come back
+// signs the browser in; its callback clears the binding cookie (SPEC), so
+// the other tab's callback is an invalid callback (400), the browser
+// signed in all the same.
+func TestLoginTwoTabs(t *testing.T) {
+	a := newApp(t, setup{})
+	b := a.browser()
+	tab1, tab2 := b.login("/one"), b.login("/two")
+	back1, back2 := b.authorize(tab1), b.authorize(tab2)
+
+	resp := b.get(back2)
+	checkResponse(t, "second tab's callback", resp, 302, "")
+	if got := resp.Headers["Location"]; got != "/two" {
+		t.Errorf("second tab's callback Location = %q; want /two", got)
+	}
+	resp = b.get(back1)
+	checkResponse(t, "first tab's callback after the second's", resp, 400, `{"error":"Invalid OAuth callback"}`)
+	checkCookies(t, "first tab's callback after the second's", resp)
+	checkResponse(t, "me", b.get("/auth/me"), 200, demoSignedIn)
 }
 
 func TestLoginStoreUnavailable(t *testing.T) {
