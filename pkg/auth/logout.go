@@ -131,6 +131,14 @@ func (h *Handler) crossSite(x *exchange) string {
 	app := h.opts.AppOrigin
 	if app == "" {
 		app = selfOrigin(x)
+		if _, known := header(x.req, "x-forwarded-proto"); !known && app != "" {
+			// Without X-Forwarded-Proto (some local gateways) the scheme
+			// is a guess; the host and port still have to be ours.
+			host := strings.TrimPrefix(app, "https://")
+			if sameOrigin(origin, "http://"+host) {
+				return ""
+			}
+		}
 	}
 	if !sameOrigin(origin, app) {
 		return "foreign origin"

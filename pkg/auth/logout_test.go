@@ -399,3 +399,39 @@ type sessionKeysDown struct{ store.Store }
 func (sessionKeysDown) SessionKeys(context.Context, string, string) ([]string, error) {
 	return nil, fmt.Errorf("store: session keys: %w", store.ErrUnavailable)
 }
+
+// Without X-Forwarded-Proto the app's scheme is unknown (local gateways may
+// omit it): an Origin with our host and port is ours under either scheme,
+// any other host still is not. With the header, the scheme must match.
+func TestLogoutOriginWithoutForwardedProto(t *testing.T) {
+	h := auth.New(nil, store.NewMemory(), auth.Options{})
+	tests := []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"http origin, no proto", map[string]string{"origin": "http://localhost:3000"}, 302},
+		{"https origin, no proto", map[string]string{"origin": "https://localhost:3000"}, 302},
+		{"other port, no proto", map[string]string{"origin": "http://localhost:3001"}, 403},
+		{"other host, no proto", map[string]string{"origin": "http://evil.example:3000"}, 403},
+		{"null, no proto", map[string]string{"origin": "null"}, 403},
+		{"http origin, https proto", map[string]string{"origin": "http://localhost:3000", "x-forwarded-proto": "https"}, 403},
+		{"http origin, http proto", map[string]string{"origin": "http://localhost:3000", "x-forwarded-proto": "http"}, 302},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := events.APIGatewayV2HTTPRequest{
+				RawPath: "/auth/logout",
+				Headers: tt.headers,
+				RequestContext: events.APIGatewayV2HTTPRequestContext{
+					DomainName: "localhost:3000",
+					HTTP:       events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/auth/logout"},
+				},
+			}
+			resp, err := h.Logout(context.Background(), req)
+			if err != nil || resp.StatusCode != tt.want {
+				t.Errorf("Logout(Origin %q) = %d, %v; want %d", tt.headers["origin"], resp.StatusCode, err, tt.want)
+			}
+		})
+	}
+}
