@@ -94,6 +94,138 @@ type tokensItem struct {
 	Sealed     []byte `dynamodbav:"sealed,omitempty"` // ... and Access, Refresh, IDToken encrypted
 }
 
+// Items are written with attributevalue.MarshalMap from the tagged structs
+// above, which stay the one description of the items, and read back by
+// hand: GetSession runs on every /auth/me and GetTokens on every
+// Sessions.AccessToken, and there attributevalue's reflection cost as much
+// as the whole handler. TestDecodeItems holds these decoders to the tags.
+
+func decodeStateItem(av map[string]types.AttributeValue) (stateItem, error) {
+	r := itemReader{item: av}
+	it := stateItem{
+		PK:          r.str("pk"),
+		TTL:         r.num("ttl"),
+		Binding:     r.str("binding"),
+		Nonce:       r.str("nonce"),
+		Verifier:    r.str("verifier"),
+		ReturnTo:    r.str("return_to"),
+		RedirectURI: r.str("redirect_uri"),
+		Created:     r.num("created"),
+		Consumed:    r.boolean("consumed"),
+	}
+	return it, r.err
+}
+
+func decodeSessionItem(av map[string]types.AttributeValue) (sessionItem, error) {
+	r := itemReader{item: av}
+	it := sessionItem{
+		PK:      r.str("pk"),
+		TTL:     r.num("ttl"),
+		User:    r.str("user"),
+		Subject: r.str("sub"),
+		Email:   r.str("email"),
+		Name:    r.str("name"),
+		Issuer:  r.str("iss"),
+		Created: r.num("created"),
+		Idle:    r.num("idle"),
+	}
+	return it, r.err
+}
+
+func decodeTokensItem(av map[string]types.AttributeValue) (tokensItem, error) {
+	r := itemReader{item: av}
+	it := tokensItem{
+		PK:         r.str("pk"),
+		TTL:        r.num("ttl"),
+		Access:     r.str("access"),
+		Refresh:    r.str("refresh"),
+		IDToken:    r.str("id_token"),
+		TokenType:  r.str("token_type"),
+		Scope:      r.str("scope"),
+		Expiry:     r.num("expiry"),
+		Version:    r.num("version"),
+		LeaseOwner: r.str("lease_owner"),
+		LeaseUntil: r.num("lease_until"),
+		KeyID:      r.str("kid"),
+		Sealed:     r.binary("sealed"),
+	}
+	return it, r.err
+}
+
+// itemReader reads attributes of one item as attributevalue would into the
+// field types above: a missing or NULL attribute is the zero value, any
+// other type than the field's is an error (the first one is kept). Errors
+// name the attribute, never its value.
+type itemReader struct {
+	item map[string]types.AttributeValue
+	err  error
+}
+
+// attr returns the named attribute, nil when missing or NULL.
+func (r *itemReader) attr(name string) types.AttributeValue {
+	av := r.item[name]
+	if _, null := av.(*types.AttributeValueMemberNULL); null {
+		return nil
+	}
+	return av
+}
+
+func (r *itemReader) fail(name, want string, err error) {
+	if r.err == nil {
+		r.err = fmt.Errorf("decode attribute %s: want %s: %w", name, want, err)
+	}
+}
+
+var errAttributeType = errors.New("wrong attribute type")
+
+func (r *itemReader) str(name string) string {
+	switch av := r.attr(name).(type) {
+	case nil:
+		return ""
+	case *types.AttributeValueMemberS:
+		return av.Value
+	}
+	r.fail(name, "S", errAttributeType)
+	return ""
+}
+
+func (r *itemReader) num(name string) int64 {
+	switch av := r.attr(name).(type) {
+	case nil:
+		return 0
+	case *types.AttributeValueMemberN:
+		n, err := strconv.ParseInt(av.Value, 10, 64)
+		if err != nil {
+			r.fail(name, "an integer", errors.Unwrap(err)) // the NumError would quote the value
+		}
+		return n
+	}
+	r.fail(name, "N", errAttributeType)
+	return 0
+}
+
+func (r *itemReader) boolean(name string) bool {
+	switch av := r.attr(name).(type) {
+	case nil:
+		return false
+	case *types.AttributeValueMemberBOOL:
+		return av.Value
+	}
+	r.fail(name, "BOOL", errAttributeType)
+	return false
+}
+
+func (r *itemReader) binary(name string) []byte {
+	switch av := r.attr(name).(type) {
+	case nil:
+		return nil
+	case *types.AttributeValueMemberB:
+		return av.Value
+	}
+	r.fail(name, "B", errAttributeType)
+	return nil
+}
+
 // Every expression names its attributes through placeholders: "ttl",
 // "user" and "name" are DynamoDB reserved words.
 var names = map[string]string{
@@ -279,8 +411,8 @@ func (d *DynamoDB) ConsumeState(ctx context.Context, state, bindingHash string) 
 		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 	})
 	if old, ok := conditionFailed(err); ok {
-		var item stateItem
-		if err := attributevalue.UnmarshalMap(old, &item); err != nil {
+		item, err := decodeStateItem(old)
+		if err != nil {
 			return State{}, fmt.Errorf("store: %s: %w", op, err)
 		}
 		if err := consumeProblem(item.state(state), item.Consumed, len(old) > 0, bindingHash, now); err != nil {
@@ -292,8 +424,8 @@ func (d *DynamoDB) ConsumeState(ctx context.Context, state, bindingHash string) 
 	if err != nil {
 		return State{}, unavailable(op, err)
 	}
-	var item stateItem
-	if err := attributevalue.UnmarshalMap(out.Attributes, &item); err != nil {
+	item, err := decodeStateItem(out.Attributes)
+	if err != nil {
 		return State{}, fmt.Errorf("store: %s: %w", op, err)
 	}
 	return item.state(state), nil
@@ -367,8 +499,8 @@ func (d *DynamoDB) tokensItem(t Tokens) (tokensItem, error) {
 
 // tokens decodes a stored token record, opening it when sealed.
 func (d *DynamoDB) tokens(av map[string]types.AttributeValue) (Tokens, error) {
-	var it tokensItem
-	if err := attributevalue.UnmarshalMap(av, &it); err != nil {
+	it, err := decodeTokensItem(av)
+	if err != nil {
 		return Tokens{}, err
 	}
 	if it.KeyID != "" {
@@ -472,12 +604,15 @@ func (d *DynamoDB) GetSession(ctx context.Context, key string) (Session, error) 
 	if err != nil {
 		return Session{}, unavailable(op, err)
 	}
-	var item sessionItem
-	if err := attributevalue.UnmarshalMap(av, &item); err != nil {
+	if len(av) == 0 {
+		return Session{}, fmt.Errorf("store: %s: %w", op, ErrNotFound)
+	}
+	item, err := decodeSessionItem(av)
+	if err != nil {
 		return Session{}, fmt.Errorf("store: %s: %w", op, err)
 	}
 	s := item.session()
-	if len(av) == 0 || !s.live(d.now()) {
+	if !s.live(d.now()) {
 		return Session{}, fmt.Errorf("store: %s: %w", op, ErrNotFound)
 	}
 	return s, nil
@@ -554,8 +689,8 @@ func (d *DynamoDB) DeleteSession(ctx context.Context, key string) (Session, Toke
 		t Tokens
 	)
 	if len(sOld) > 0 {
-		var item sessionItem
-		if err := attributevalue.UnmarshalMap(sOld, &item); err != nil {
+		item, err := decodeSessionItem(sOld)
+		if err != nil {
 			return Session{}, Tokens{}, fmt.Errorf("store: %s: %w", op, err)
 		}
 		if s = item.session(); !s.live(now) {
@@ -596,11 +731,11 @@ func (d *DynamoDB) SessionKeys(ctx context.Context, issuer, subject string) ([]s
 		if err != nil {
 			return nil, unavailable(op, err)
 		}
-		var items []sessionItem
-		if err := attributevalue.UnmarshalListOfMaps(page.Items, &items); err != nil {
-			return nil, fmt.Errorf("store: %s: %w", op, err)
-		}
-		for _, it := range items {
+		for _, av := range page.Items {
+			it, err := decodeSessionItem(av)
+			if err != nil {
+				return nil, fmt.Errorf("store: %s: %w", op, err)
+			}
 			if s := it.session(); s.live(now) {
 				keys = append(keys, s.Key)
 			}
@@ -632,8 +767,11 @@ func (d *DynamoDB) GetTokens(ctx context.Context, key string) (Tokens, error) {
 // tokensProblem tells a vanished record (ErrNotFound) from a lost race
 // (ErrConflict) after a failed condition on a token record.
 func tokensProblem(old map[string]types.AttributeValue, now time.Time) error {
-	var item tokensItem
-	if len(old) == 0 || attributevalue.UnmarshalMap(old, &item) != nil || !live(fromTTL(item.TTL), now) {
+	if len(old) == 0 {
+		return ErrNotFound
+	}
+	item, err := decodeTokensItem(old)
+	if err != nil || !live(fromTTL(item.TTL), now) {
 		return ErrNotFound
 	}
 	return ErrConflict

@@ -17,7 +17,14 @@ type Memory struct {
 	states   map[string]memoryState // by Hash(state)
 	sessions map[string]Session
 	tokens   map[string]Tokens
+	// writes counts the writes since the last sweep, which runs again once
+	// it reaches sweepAfter.
+	writes, sweepAfter int
 }
+
+// minSweepWrites keeps a store with a handful of records from sweeping on
+// every write.
+const minSweepWrites = 64
 
 type memoryState struct {
 	State
@@ -50,7 +57,7 @@ func (m *Memory) PutState(ctx context.Context, s State) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	m.sweep(now)
+	m.maybeSweep(now)
 	key := Hash(s.State)
 	if old, ok := m.states[key]; ok && live(old.ExpiresAt, now) {
 		return fmt.Errorf("store: put state: %w", ErrConflict)
@@ -59,8 +66,22 @@ func (m *Memory) PutState(ctx context.Context, s State) error {
 	return nil
 }
 
-// sweep drops expired records so a long-running dev server does not grow
-// without bound (DynamoDB's TTL does this job there).
+// maybeSweep drops expired records so a long-running dev server does not
+// grow without bound (DynamoDB's TTL does this job there). A sweep visits
+// every record, so it runs only once as many writes have happened as
+// records survived the previous one (at least minSweepWrites): a write
+// costs O(1) amortized however many records are live, and the maps hold at
+// most a few times the live records. The expired records kept meanwhile
+// are invisible: every read checks the expiry itself.
+func (m *Memory) maybeSweep(now time.Time) {
+	if m.writes++; m.writes < m.sweepAfter {
+		return
+	}
+	m.sweep(now)
+	m.writes = 0
+	m.sweepAfter = max(minSweepWrites, len(m.states)+len(m.sessions)+len(m.tokens))
+}
+
 func (m *Memory) sweep(now time.Time) {
 	for k, s := range m.states {
 		if !live(s.ExpiresAt, now) {
@@ -105,7 +126,7 @@ func (m *Memory) CreateSession(ctx context.Context, s Session, t Tokens) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
-	m.sweep(now)
+	m.maybeSweep(now)
 	if old, ok := m.sessions[s.Key]; ok && old.live(now) {
 		return fmt.Errorf("store: create session: %w", ErrConflict)
 	}
