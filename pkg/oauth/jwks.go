@@ -13,10 +13,15 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// jwksRefetchInterval bounds how often a token with an unknown kid may make
-// us fetch the JWKS again. Without it anyone could send tokens with random
-// kids and turn every request into a round trip to the provider.
-const jwksRefetchInterval = 30 * time.Second
+// The JWKS fetch budget: jwksRefetchBurst fetches back to back, then one
+// more per jwksRefetchInterval. A provider that rotates its key is followed
+// at once, even right after a cold start fetched the old set (and after a
+// token with a bogus kid or two); without a bound, tokens with random kids
+// would turn every request into a round trip to the provider.
+const (
+	jwksRefetchBurst    = 5
+	jwksRefetchInterval = 10 * time.Second
+)
 
 // keySet is an oidc.KeySet over a provider's jwks_uri.
 //
@@ -32,7 +37,7 @@ type keySet struct {
 	mu        sync.Mutex
 	keys      []jose.JSONWebKey
 	fetchedAt time.Time // last successful fetch
-	attemptAt time.Time // last fetch started (rate limit)
+	budgetAt  time.Time // when the fetch budget is whole again (see spend)
 	inflight  *flight
 }
 
@@ -40,7 +45,8 @@ var _ oidc.KeySet = (*keySet)(nil)
 
 // ensure makes the key with this kid (any key when kid is empty) available
 // in the cache, fetching the JWKS when the key is unknown or the cache older
-// than DiscoveryTTL, at most once per jwksRefetchInterval.
+// than DiscoveryTTL, within the fetch budget (jwksRefetchBurst, then one per
+// jwksRefetchInterval).
 func (k *keySet) ensure(ctx context.Context, kid string) error {
 	k.mu.Lock()
 	now := k.c.now()
@@ -51,14 +57,13 @@ func (k *keySet) ensure(ctx context.Context, kid string) error {
 	}
 	f := k.inflight
 	if f == nil {
-		if !k.attemptAt.IsZero() && now.Before(k.attemptAt.Add(jwksRefetchInterval)) {
+		if !k.spendLocked(now) {
 			k.mu.Unlock()
 			if known {
 				return nil // stale, and the refetch is rate-limited: use what we have
 			}
 			return fmt.Errorf("%w: unknown signing key id (JWKS refetch rate-limited)", ErrInvalidIDToken)
 		}
-		k.attemptAt = now
 		f = &flight{done: make(chan struct{})}
 		k.inflight = f
 		go k.fetch(context.WithoutCancel(ctx), f)
@@ -81,6 +86,23 @@ func (k *keySet) ensure(ctx context.Context, kid string) error {
 		return fmt.Errorf("%w: unknown signing key id", ErrInvalidIDToken)
 	}
 	return nil
+}
+
+// spendLocked takes one fetch from the budget, or reports that it is spent.
+// It is a generic cell rate algorithm: budgetAt moves jwksRefetchInterval
+// ahead per fetch, and a fetch may start while budgetAt stays within
+// jwksRefetchBurst intervals of now.
+func (k *keySet) spendLocked(now time.Time) bool {
+	next := k.budgetAt
+	if next.Before(now) {
+		next = now
+	}
+	next = next.Add(jwksRefetchInterval)
+	if next.Sub(now) > jwksRefetchBurst*jwksRefetchInterval {
+		return false
+	}
+	k.budgetAt = next
+	return true
 }
 
 func (k *keySet) hasLocked(kid string) bool {

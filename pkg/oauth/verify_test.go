@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -156,32 +157,66 @@ func TestVerifyIDTokenKeyRotation(t *testing.T) {
 		t.Fatalf("JWKS fetched %d times for two tokens with a known kid; want 1", n)
 	}
 
-	// The provider rotates its key: the unknown kid makes us refetch once.
-	p.clock.Advance(time.Minute)
-	p.rotate()
-	if err := verify(); err != nil {
-		t.Fatalf("VerifyIDToken() after rotation = %v; want nil", err)
+	// Right after that first fetch, a token under a kid nobody published is
+	// refused (after one refetch), and then the provider rotates to a key it
+	// signs with before publishing it, then publishes it: the client follows
+	// at once, with no time passing.
+	bogus := signWith(t, jose.RS256, p.key, "never-published", p.claims(nil))
+	if _, err := c.VerifyIDToken(ctx, bogus, "nonce-1"); !errors.Is(err, oauth.ErrInvalidIDToken) {
+		t.Fatalf("VerifyIDToken() with an unpublished kid = %v; want ErrInvalidIDToken", err)
 	}
-	if n := p.count("/keys"); n != 2 {
-		t.Fatalf("JWKS fetched %d times after a rotation; want 2", n)
+	p.mu.Lock()
+	old := p.published
+	p.mu.Unlock()
+	p.rotate()
+	p.mu.Lock()
+	rotated := p.published
+	p.published = old
+	p.mu.Unlock()
+	if err := verify(); !errors.Is(err, oauth.ErrInvalidIDToken) {
+		t.Fatalf("VerifyIDToken() signed with a key not yet published = %v; want ErrInvalidIDToken", err)
+	}
+	p.mu.Lock()
+	p.published = rotated
+	p.mu.Unlock()
+	fetches := p.count("/keys")
+	if err := verify(); err != nil {
+		t.Fatalf("VerifyIDToken() once the rotated key is published = %v; want nil", err)
+	}
+	if n := p.count("/keys") - fetches; n != 1 {
+		t.Fatalf("JWKS fetched %d times to follow the rotation; want 1", n)
+	}
+	if n := p.count("/keys"); n != 4 {
+		t.Fatalf("JWKS fetched %d times in all; want 4", n)
 	}
 
-	// Another unknown kid right after: no refetch (rate limit), rejected.
+	// A flood of made-up kids: the budget (5 back to back) is spent, and no
+	// more fetches happen until time passes.
+	for i := range 10 {
+		raw := signWith(t, jose.RS256, p.key, fmt.Sprintf("made-up-%d", i), p.claims(nil))
+		if _, err := c.VerifyIDToken(ctx, raw, "nonce-1"); !errors.Is(err, oauth.ErrInvalidIDToken) {
+			t.Fatalf("VerifyIDToken() with made-up kid %d = %v; want ErrInvalidIDToken", i, err)
+		}
+	}
+	if n := p.count("/keys"); n != 5 {
+		t.Fatalf("JWKS fetched %d times after a flood of made-up kids; want 5 (the budget)", n)
+	}
+	// Known keys keep verifying meanwhile, from the cache.
+	if err := verify(); err != nil {
+		t.Fatalf("VerifyIDToken() with the budget spent = %v; want nil", err)
+	}
+
+	// One fetch comes back per 10 s: the next rotation is followed then.
 	p.rotate()
 	if err := verify(); !errors.Is(err, oauth.ErrInvalidIDToken) {
-		t.Fatalf("VerifyIDToken() with a second unknown kid = %v; want ErrInvalidIDToken", err)
+		t.Fatalf("VerifyIDToken() after a rotation with the budget spent = %v; want ErrInvalidIDToken", err)
 	}
-	if n := p.count("/keys"); n != 2 {
-		t.Fatalf("JWKS fetched %d times for a second unknown kid right after a refetch; want still 2", n)
-	}
-
-	// Once the rate limit has passed, the new key is fetched and accepted.
-	p.clock.Advance(time.Minute)
+	p.clock.Advance(10 * time.Second)
 	if err := verify(); err != nil {
-		t.Fatalf("VerifyIDToken() after the rate limit = %v; want nil", err)
+		t.Fatalf("VerifyIDToken() after the rotation, 10 s later = %v; want nil", err)
 	}
-	if n := p.count("/keys"); n != 3 {
-		t.Fatalf("JWKS fetched %d times; want 3", n)
+	if n := p.count("/keys"); n != 6 {
+		t.Fatalf("JWKS fetched %d times; want 6", n)
 	}
 }
 
