@@ -3,6 +3,7 @@ package oauth
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 )
 
@@ -100,15 +101,34 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("%s endpoint: HTTP %d: %s", e.Endpoint, e.StatusCode, e.Reason)
 }
 
-// errorResponse builds an ErrorResponse from untrusted §5.2 fields.
-func errorResponse(endpoint string, status int, code, desc, uri string) *ErrorResponse {
+// errorResponse builds an ErrorResponse from untrusted §5.2 fields. A
+// provider may echo what it was sent ("code X is invalid"), and the error
+// ends up in logs: each of secrets (the code, verifier, token or client
+// secret of the request) is blanked out, as sent and form-encoded, before
+// the fields are clipped.
+func errorResponse(endpoint string, status int, code, desc, uri string, secrets []string) *ErrorResponse {
 	return &ErrorResponse{
 		Endpoint:    endpoint,
 		StatusCode:  status,
-		Code:        clip(code, 64),
-		Description: clip(desc, 200),
-		URI:         clip(uri, 200),
+		Code:        clip(redact(code, secrets), 64),
+		Description: clip(redact(desc, secrets), 200),
+		URI:         clip(redact(uri, secrets), 200),
 	}
+}
+
+// redact replaces every occurrence of each secret in s, as is and
+// form-encoded, with "[redacted]".
+func redact(s string, secrets []string) string {
+	for _, v := range secrets {
+		if v == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, v, "[redacted]")
+		if e := url.QueryEscape(v); e != v {
+			s = strings.ReplaceAll(s, e, "[redacted]")
+		}
+	}
+	return s
 }
 
 // clip keeps printable ASCII only and at most n bytes, so a provider's text

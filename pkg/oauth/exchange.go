@@ -30,7 +30,7 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI strin
 		oauth2.VerifierOption(verifier),
 		oauth2.SetAuthURLParam("redirect_uri", redirectURI))
 	if err != nil {
-		return nil, fmt.Errorf("oauth: exchange code: %w", tokenError(err))
+		return nil, fmt.Errorf("oauth: exchange code: %w", tokenError(err, code, verifier, c.cfg.ClientSecret))
 	}
 	return newToken(tok, start), nil
 }
@@ -38,8 +38,9 @@ func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI strin
 // tokenError maps an error from x/oauth2 to ours. *oauth2.RetrieveError
 // keeps the whole response body and prints it, and its parse errors may
 // quote the body, so neither is ever passed on: §5.2 fields become an
-// *ErrorResponse, anything else an *HTTPError naming the status only.
-func tokenError(err error) error {
+// *ErrorResponse (with the request's secrets blanked out), anything else an
+// *HTTPError naming the status only.
+func tokenError(err error, secrets ...string) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
@@ -47,7 +48,7 @@ func tokenError(err error) error {
 			status = re.Response.StatusCode
 		}
 		if re.ErrorCode != "" {
-			return errorResponse("token", status, re.ErrorCode, re.ErrorDescription, re.ErrorURI)
+			return errorResponse("token", status, re.ErrorCode, re.ErrorDescription, re.ErrorURI, secrets)
 		}
 		return &HTTPError{Endpoint: "token", StatusCode: status, Reason: "not an OAuth error response"}
 	}

@@ -32,7 +32,7 @@ func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
 	ot, err := src.Token()
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("oauth: refresh: %w", tokenError(err))
+		return nil, fmt.Errorf("oauth: refresh: %w", tokenError(err, t.RefreshToken, c.cfg.ClientSecret))
 	}
 	nt := newToken(ot, start)
 	if nt.RefreshToken == "" {

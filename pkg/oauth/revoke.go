@@ -53,7 +53,7 @@ func (c *Client) Revoke(ctx context.Context, token, tokenTypeHint string) error 
 	if res.status == http.StatusOK {
 		return nil
 	}
-	if er := parseErrorBody("revocation", res); er != nil {
+	if er := parseErrorBody("revocation", res, token, c.cfg.ClientSecret); er != nil {
 		return fmt.Errorf("oauth: revoke: %w", er)
 	}
 	return fmt.Errorf("oauth: revoke: %w", &HTTPError{Endpoint: "revocation", StatusCode: res.status, Reason: "unexpected status"})

@@ -51,7 +51,7 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 		return nil, fmt.Errorf("oauth: userinfo: %w", err)
 	}
 	if res.status != http.StatusOK {
-		return nil, fmt.Errorf("oauth: userinfo: %w", bearerError("userinfo", res))
+		return nil, fmt.Errorf("oauth: userinfo: %w", bearerError("userinfo", res, accessToken))
 	}
 	if ct, _, _ := mime.ParseMediaType(res.header.Get("Content-Type")); ct == "application/jwt" {
 		// A signed userinfo response would need its own verification;
@@ -84,18 +84,20 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 // bearerError turns a failed resource request into an *ErrorResponse when
 // the provider said why (a §5.2 JSON body, or RFC 6750 §3's
 // WWW-Authenticate: Bearer error="invalid_token"), else an *HTTPError.
-func bearerError(endpoint string, res *response) error {
-	if er := parseErrorBody(endpoint, res); er != nil {
+// secrets are blanked out of the provider's text (see errorResponse).
+func bearerError(endpoint string, res *response, secrets ...string) error {
+	if er := parseErrorBody(endpoint, res, secrets...); er != nil {
 		return er
 	}
 	if code, desc := parseBearerChallenge(res.header.Get("WWW-Authenticate")); code != "" {
-		return errorResponse(endpoint, res.status, code, desc, "")
+		return errorResponse(endpoint, res.status, code, desc, "", secrets)
 	}
 	return &HTTPError{Endpoint: endpoint, StatusCode: res.status, Reason: "unexpected status"}
 }
 
-// parseErrorBody returns the §5.2 error in a JSON body, or nil.
-func parseErrorBody(endpoint string, res *response) *ErrorResponse {
+// parseErrorBody returns the §5.2 error in a JSON body, or nil; secrets are
+// blanked out of it (see errorResponse).
+func parseErrorBody(endpoint string, res *response, secrets ...string) *ErrorResponse {
 	var body struct {
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description"`
@@ -104,7 +106,7 @@ func parseErrorBody(endpoint string, res *response) *ErrorResponse {
 	if json.Unmarshal(res.body, &body) != nil || body.Error == "" {
 		return nil
 	}
-	return errorResponse(endpoint, res.status, body.Error, body.ErrorDescription, body.ErrorURI)
+	return errorResponse(endpoint, res.status, body.Error, body.ErrorDescription, body.ErrorURI, secrets)
 }
 
 // parseBearerChallenge reads error and error_description from a
