@@ -47,13 +47,17 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
+// strictToken decodes only the canonical form (no set trailing bits).
+// Strict copies the whole Encoding, so it is made once.
+var strictToken = base64.RawURLEncoding.Strict()
+
 // validToken reports whether v has the exact shape newToken produces, so a
 // forged or garbage cookie is refused before any store call.
 func validToken(v string) bool {
 	if len(v) != tokenLen {
 		return false
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(v)
+	b, err := strictToken.DecodeString(v)
 	return err == nil && len(b) == tokenBytes
 }
 
@@ -77,6 +81,21 @@ func requestCookie(req events.APIGatewayV2HTTPRequest, name string) (string, boo
 		}
 	}
 	return "", false
+}
+
+// The Set-Cookie values that sign a browser out never change, so they are
+// rendered once.
+var (
+	clearSessionHTTPS = cookie(sessionCookieHTTPS, "", 0, true)
+	clearSessionHTTP  = cookie(sessionCookieHTTP, "", 0, false)
+)
+
+// clearSession returns the Set-Cookie that clears the session cookie.
+func clearSession(https bool) string {
+	if https {
+		return clearSessionHTTPS
+	}
+	return clearSessionHTTP
 }
 
 // cookie renders a Set-Cookie value with the attributes every cookie here

@@ -132,22 +132,23 @@ func (r Route) failureBody() string {
 
 // Login handles GET /auth/login.
 func (h *Handler) Login(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, RouteLogin, req, h.login), nil
+	return h.serve(ctx, RouteLogin, req, bounded(h.login)), nil
 }
 
 // Callback handles GET /auth/callback.
 func (h *Handler) Callback(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, RouteCallback, req, h.callback), nil
+	return h.serve(ctx, RouteCallback, req, bounded(h.callback)), nil
 }
 
-// Me handles GET /auth/me.
+// Me handles GET /auth/me. It bounds its one store call itself: most
+// answers without a session make none.
 func (h *Handler) Me(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
 	return h.serve(ctx, RouteMe, req, h.me), nil
 }
 
 // Logout handles POST /auth/logout.
 func (h *Handler) Logout(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
-	return h.serve(ctx, RouteLogout, req, h.logout), nil
+	return h.serve(ctx, RouteLogout, req, bounded(h.logout)), nil
 }
 
 // Route dispatches on method and path, for servers that send every route to
@@ -210,22 +211,31 @@ func (x *exchange) note(detail string, err error) {
 	x.detail, x.err = detail, errors.Join(x.err, err)
 }
 
-// serve runs one route: it bounds the request by the Lambda deadline, turns
-// a panic into the route's 500 and writes one log line.
-func (h *Handler) serve(ctx context.Context, route Route, req events.APIGatewayV2HTTPRequest,
-	fn func(context.Context, *exchange) events.APIGatewayV2HTTPResponse) (resp events.APIGatewayV2HTTPResponse) {
+// routeFunc is one route's work on a request in flight.
+type routeFunc func(context.Context, *exchange) events.APIGatewayV2HTTPResponse
+
+// serve runs one route: it turns a panic into the route's 500 and writes
+// one log line.
+func (h *Handler) serve(ctx context.Context, route Route, req events.APIGatewayV2HTTPRequest, fn routeFunc) (resp events.APIGatewayV2HTTPResponse) {
 	start := time.Now()
 	x := &exchange{route: route, req: req, https: isHTTPS(req), now: h.opts.Now()}
-	ctx, cancel := boundContext(ctx)
-	defer cancel()
 	defer func() {
 		if v := recover(); v != nil {
 			resp = jsonResponse(500, route.failureBody())
 			x.detail, x.err = "panic", fmt.Errorf("auth: panic: %v", v)
 		}
-		h.logRequest(ctx, x, resp.StatusCode, time.Since(start))
+		h.logRequest(ctx, x, resp.StatusCode, start)
 	}()
 	return fn(ctx, x)
+}
+
+// bounded runs fn, and every outbound call it makes, under boundContext.
+func bounded(fn routeFunc) routeFunc {
+	return func(ctx context.Context, x *exchange) events.APIGatewayV2HTTPResponse {
+		ctx, cancel := boundContext(ctx)
+		defer cancel()
+		return fn(ctx, x)
+	}
 }
 
 // boundContext derives the context every outbound call runs under: it ends

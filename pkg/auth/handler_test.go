@@ -1,8 +1,10 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -74,8 +76,8 @@ func TestLogs(t *testing.T) {
 	}
 	for i, l := range lines {
 		if l["route"] != wantRoutes[i] || !strings.HasPrefix(l["request_id"].(string), "gw-") ||
-			l["status"] == nil || l["duration_ms"] == nil || l["msg"] != "request" {
-			t.Errorf("log line %d = %v; want route %s, request_id, status, duration_ms", i, l, wantRoutes[i])
+			l["status"] == nil || l["duration_us"] == nil || l["msg"] != "request" {
+			t.Errorf("log line %d = %v; want route %s, request_id, status, duration_us", i, l, wantRoutes[i])
 		}
 	}
 	if l := lines[3]; l["level"] != "WARN" || l["status"] != 400.0 || l["detail"] != "state already used" {
@@ -92,6 +94,52 @@ func TestLogsLambdaRequestID(t *testing.T) {
 	}
 	if l := a.logs.lines(t)[0]; l["request_id"] != "c6af9ac6-7b61-11e6-9a41-93e8deadbeef" {
 		t.Errorf("request_id = %v; want the Lambda request id", l["request_id"])
+	}
+}
+
+// unavailableStore fails every session read as DynamoDB being down would.
+type unavailableStore struct{ store.Store }
+
+func (unavailableStore) GetSession(context.Context, string) (store.Session, error) {
+	return store.Session{}, fmt.Errorf("store: get session: %w: connection refused", store.ErrUnavailable)
+}
+
+// The logger's level filters the request lines; a failure's line carries
+// both why (detail) and the underlying error.
+func TestLogsLevel(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	h := auth.New(nil, unavailableStore{store.NewMemory()}, auth.Options{Logger: logger})
+	me := func(cookie string) {
+		t.Helper()
+		req := events.APIGatewayV2HTTPRequest{RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "gw-" + cookie}}
+		if cookie != "" {
+			req.Cookies = []string{"__Host-session=" + cookie}
+		}
+		if _, err := h.Me(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	me("")                      // 200: below the level
+	me("malformed")             // 401
+	me(strings.Repeat("A", 43)) // 500
+	var lines []map[string]any
+	for l := range strings.Lines(buf.String()) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		lines = append(lines, m)
+	}
+	if len(lines) != 2 {
+		t.Fatalf("logged %d lines at level WARN; want 2 (the 401 and the 500):\n%s", len(lines), buf.String())
+	}
+	if l := lines[0]; l["level"] != "WARN" || l["status"] != 401.0 || l["request_id"] != "gw-malformed" || l["detail"] != "malformed session cookie" || l["error"] != nil {
+		t.Errorf("401 logged as %v; want WARN, status 401, its request id, detail and no error", l)
+	}
+	if l := lines[1]; l["level"] != "ERROR" || l["status"] != 500.0 || l["route"] != "me" || l["detail"] != "get session" ||
+		l["error"] != "store: get session: store: unavailable: connection refused" || l["duration_us"] == nil || l["time"] == nil {
+		t.Errorf("500 logged as %v; want ERROR, status 500, route, detail, the error, duration and time", l)
 	}
 }
 
@@ -115,48 +163,85 @@ func TestPanicIsA500(t *testing.T) {
 	}
 }
 
-// blockingStore hangs until the request context ends, and records the
-// deadline it was given.
+// blockingStore hangs in every call a route starts with until the request
+// context ends, and records the deadline it was given.
 type blockingStore struct {
 	store.Store
 	deadline chan time.Time
 }
 
-func (s blockingStore) GetSession(ctx context.Context, _ string) (store.Session, error) {
+func (s blockingStore) block(ctx context.Context) error {
 	d, _ := ctx.Deadline()
 	s.deadline <- d
 	<-ctx.Done()
-	return store.Session{}, ctx.Err()
+	return ctx.Err()
 }
 
-// Outbound calls end before the Lambda deadline, leaving time to answer.
+func (s blockingStore) GetSession(ctx context.Context, _ string) (store.Session, error) {
+	return store.Session{}, s.block(ctx)
+}
+
+func (s blockingStore) PutState(ctx context.Context, _ store.State) error { return s.block(ctx) }
+
+func (s blockingStore) ConsumeState(ctx context.Context, _, _ string) (store.State, error) {
+	return store.State{}, s.block(ctx)
+}
+
+func (s blockingStore) DeleteSession(ctx context.Context, _ string) (store.Session, store.Tokens, error) {
+	return store.Session{}, store.Tokens{}, s.block(ctx)
+}
+
+// Outbound calls end before the Lambda deadline, leaving time to answer,
+// on every route.
 func TestDeadline(t *testing.T) {
 	bs := blockingStore{deadline: make(chan time.Time, 1)}
 	a := newApp(t, setup{store: func(s store.Store) store.Store { bs.Store = s; return bs }})
 	b := a.browser()
 	b.jar[sessionCookie(true)] = strings.Repeat("A", 43)
-
-	lambdaDeadline := time.Now().Add(time.Second)
-	ctx, cancel := context.WithDeadline(context.Background(), lambdaDeadline)
-	defer cancel()
-	resp, _ := a.h.Me(ctx, b.event("GET", "/auth/me", nil))
-	checkResponse(t, "me with a hanging store", resp, 500, `{"error":"Session lookup failed"}`)
-	if got := <-bs.deadline; !got.Before(lambdaDeadline.Add(-400 * time.Millisecond)) {
-		t.Errorf("store call deadline = %v; want at least 400ms before the Lambda deadline %v", got, lambdaDeadline)
+	b.jar[bindingCookie(true)] = strings.Repeat("Q", 43)
+	routes := []struct {
+		name   string
+		serve  func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+		event  events.APIGatewayV2HTTPRequest
+		status int
+		body   string
+	}{
+		{"me", a.h.Me, b.event("GET", "/auth/me", nil), 500, `{"error":"Session lookup failed"}`},
+		{"login", a.h.Login, b.event("GET", "/auth/login", nil), 500, `{"error":"OAuth sign-in failed"}`},
+		{"callback", a.h.Callback, b.event("GET", "/auth/callback?code=c&state=s", nil), 500, `{"error":"OAuth sign-in failed"}`},
+		{"logout", a.h.Logout, b.event("POST", "/auth/logout", map[string]string{"origin": a.origin()}), 500, `{"error":"Sign-out failed"}`},
 	}
+	for _, r := range routes {
+		t.Run(r.name, func(t *testing.T) {
+			lambdaDeadline := time.Now().Add(time.Second)
+			ctx, cancel := context.WithDeadline(context.Background(), lambdaDeadline)
+			defer cancel()
+			resp, _ := r.serve(ctx, r.event)
+			checkResponse(t, r.name+" with a hanging store", resp, r.status, r.body)
+			select {
+			case got := <-bs.deadline:
+				if !got.Before(lambdaDeadline.Add(-400 * time.Millisecond)) {
+					t.Errorf("store call deadline = %v; want at least 400ms before the Lambda deadline %v", got, lambdaDeadline)
+				}
+			default:
+				t.Fatalf("%s made no store call; want one", r.name)
+			}
 
-	// Without a Lambda deadline there is still one.
-	ctx, cancel = context.WithCancel(context.Background())
-	done := make(chan events.APIGatewayV2HTTPResponse)
-	go func() {
-		resp, _ := a.h.Me(ctx, b.event("GET", "/auth/me", nil))
-		done <- resp
-	}()
-	if got := <-bs.deadline; got.IsZero() {
-		t.Errorf("store call without a Lambda deadline had no deadline; want a default bound")
+			// Without a Lambda deadline there is still one.
+			ctx, cancel = context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan events.APIGatewayV2HTTPResponse)
+			go func() {
+				resp, _ := r.serve(ctx, r.event)
+				done <- resp
+			}()
+			if got := <-bs.deadline; got.IsZero() {
+				t.Errorf("store call without a Lambda deadline had no deadline; want a default bound")
+			}
+			cancel()
+			checkResponse(t, r.name+" cancelled", <-done, r.status, r.body)
+		})
 	}
-	cancel()
-	checkResponse(t, "me cancelled", <-done, 500, `{"error":"Session lookup failed"}`)
 }
 
 func TestRoute(t *testing.T) {
