@@ -32,7 +32,19 @@ while IFS=: read -r file name; do
 	pkg=./$(dirname "$file")
 	ran=$((ran + 1))
 	start=$SECONDS
-	if go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
+	ok=0
+	for attempt in 1 2; do
+		if go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
+			ok=1
+			break
+		fi
+		# A finding is written to testdata and is final. Anything else is the
+		# fuzzing engine itself failing (e.g. "context deadline exceeded" on
+		# an overloaded machine): try once more before calling it a failure.
+		grep -q 'Failing input written to' "$log" && break
+		echo "fuzz: $name: engine error without a failing input; retrying" >&2
+	done
+	if [ "$ok" = 1 ]; then
 		# The last progress line tells how much was explored.
 		progress=$(grep '^fuzz: elapsed' "$log" | tail -n 1 | sed 's/^fuzz: //')
 		echo "fuzz: ok   $name ($pkg) $((SECONDS - start))s: $progress" >&2
