@@ -248,46 +248,55 @@ func freeAddr() (string, error) {
 // answer that is not a payload-2.0 response fails the test.
 func (e *emulator) invoke(tb testing.TB, requestID string, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, time.Duration) {
 	tb.Helper()
-	body, err := json.Marshal(ev)
+	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
+	defer cancel()
+	out, took, err := e.tryInvoke(ctx, requestID, ev)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
-	defer cancel()
+	return out, took
+}
+
+// tryInvoke is invoke for callers that may not stop the test, such as goroutines.
+func (e *emulator) tryInvoke(ctx context.Context, requestID string, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, time.Duration, error) {
+	var out events.APIGatewayV2HTTPResponse
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return out, 0, err
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+e.addr+invokePath, bytes.NewReader(body))
 	if err != nil {
-		tb.Fatal(err)
+		return out, 0, err
 	}
 	req.Header.Set("X-Amzn-RequestId", requestID)
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.Fatalf("invoke %s: %v; output:\n%s", e.name, err, e.out)
+		return out, 0, fmt.Errorf("invoke %s: %v; output:\n%s", e.name, err, e.out)
 	}
 	var buf bytes.Buffer
 	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
 	if err != nil {
-		tb.Fatalf("invoke %s: read answer: %v", e.name, err)
+		return out, took, fmt.Errorf("invoke %s: read answer: %v", e.name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		tb.Fatalf("invoke %s: emulator answered HTTP %d %s; output:\n%s", e.name, resp.StatusCode, buf.Bytes(), e.out)
+		return out, took, fmt.Errorf("invoke %s: emulator answered HTTP %d %s; output:\n%s", e.name, resp.StatusCode, buf.Bytes(), e.out)
 	}
 	var probe struct {
 		ErrorType    *string `json:"errorType"`
 		ErrorMessage string  `json:"errorMessage"`
 	}
 	if json.Unmarshal(buf.Bytes(), &probe) == nil && probe.ErrorType != nil {
-		tb.Fatalf("invoke %s: function error %s: %s; output:\n%s", e.name, *probe.ErrorType, probe.ErrorMessage, e.out)
+		return out, took, fmt.Errorf("invoke %s: function error %s: %s; output:\n%s", e.name, *probe.ErrorType, probe.ErrorMessage, e.out)
 	}
-	var out events.APIGatewayV2HTTPResponse
 	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&out); err != nil {
-		tb.Fatalf("invoke %s: answer is not a payload-2.0 response: %v", e.name, err)
+		return out, took, fmt.Errorf("invoke %s: answer is not a payload-2.0 response: %v", e.name, err)
 	}
-	return out, took
+	return out, took, nil
 }
 
 // initReportRE matches the emulator's INIT REPORT line: from exec'ing the bootstrap to the
