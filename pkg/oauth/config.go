@@ -79,7 +79,7 @@ type Config struct {
 	Timeout      time.Duration    // per outbound call; 0: 5s
 	Now          func() time.Time // nil: time.Now
 	ExpirySkew   time.Duration    // Client.TokenExpired margin; 0: 60s
-	ClockSkew    time.Duration    // iat/exp/nbf leeway; 0: 60s
+	ClockSkew    time.Duration    // iat/nbf leeway (exp is strict); 0: 60s
 	DiscoveryTTL time.Duration    // 0: 1h
 
 	// Logger receives warnings the caller cannot see otherwise: a failed

@@ -72,7 +72,9 @@ type IDToken struct {
 // signature against the provider's JWKS with an advertised asymmetric
 // algorithm (never none or HMAC), iss, aud containing the client id, azp
 // equal to the client id when present or when there are several audiences,
-// exp and iat (and nbf) within Config.ClockSkew, a non-empty sub, and nonce
+// exp strictly (an ID token is checked seconds after it is issued, so a
+// leeway there would only widen the window for a stolen one), iat and nbf
+// within Config.ClockSkew, a non-empty sub, and nonce
 // equal to the nonce sent. Every failure wraps ErrInvalidIDToken; a nonce
 // mismatch also wraps ErrNonceMismatch. A JWKS outage is reported as such,
 // not as an invalid token.
@@ -133,7 +135,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw, nonce string, checkNonc
 		return nil, nil, invalid("no sub")
 	case t.Expiry.IsZero():
 		return nil, nil, invalid("no exp")
-	case !now.Before(t.Expiry.Add(skew)):
+	case !now.Before(t.Expiry):
 		return nil, nil, invalid("expired at %s", t.Expiry.UTC().Format(time.RFC3339))
 	case t.IssuedAt.IsZero():
 		return nil, nil, invalid("no iat")

@@ -52,7 +52,7 @@ func TestVerifyIDToken(t *testing.T) {
 		{name: "valid", token: p.sign(p.claims(nil)), nonce: "nonce-1"},
 		{name: "several audiences with azp", token: p.sign(p.claims(map[string]any{"aud": []string{testClientID, "api"}, "azp": testClientID})), nonce: "nonce-1"},
 		{name: "azp equal to the client", token: p.sign(p.claims(map[string]any{"azp": testClientID})), nonce: "nonce-1"},
-		{name: "expired within the clock skew", token: p.sign(p.claims(map[string]any{"exp": now.Add(-30 * time.Second).Unix()})), nonce: "nonce-1"},
+		{name: "expires in a second", token: p.sign(p.claims(map[string]any{"exp": now.Add(time.Second).Unix()})), nonce: "nonce-1"},
 		{name: "iat ahead within the clock skew", token: p.sign(p.claims(map[string]any{"iat": now.Add(30 * time.Second).Unix()})), nonce: "nonce-1"},
 
 		{name: "bad signature", token: signWith(t, jose.RS256, otherRSA, kid, p.claims(nil)), nonce: "nonce-1",
@@ -76,6 +76,11 @@ func TestVerifyIDToken(t *testing.T) {
 		{name: "azp mismatch with one audience", token: p.sign(p.claims(map[string]any{"azp": "client-2"})), nonce: "nonce-1",
 			wantErr: oauth.ErrInvalidIDToken, wantMsg: "azp"},
 		{name: "expired", token: p.sign(p.claims(map[string]any{"exp": now.Add(-61 * time.Second).Unix()})), nonce: "nonce-1",
+			wantErr: oauth.ErrInvalidIDToken, wantMsg: "expired"},
+		// exp has no leeway: only iat and nbf get the clock skew.
+		{name: "expired a second ago", token: p.sign(p.claims(map[string]any{"exp": now.Add(-time.Second).Unix()})), nonce: "nonce-1",
+			wantErr: oauth.ErrInvalidIDToken, wantMsg: "expired"},
+		{name: "expiring now", token: p.sign(p.claims(map[string]any{"exp": now.Unix()})), nonce: "nonce-1",
 			wantErr: oauth.ErrInvalidIDToken, wantMsg: "expired"},
 		{name: "no exp", token: p.sign(p.claims(map[string]any{"exp": nil})), nonce: "nonce-1",
 			wantErr: oauth.ErrInvalidIDToken, wantMsg: "no exp"},
