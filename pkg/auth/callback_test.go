@@ -22,9 +22,9 @@ const (
 )
 
 func TestSignIn(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
 		for _, https := range []bool{true, false} {
-			a := newApp(t, setup{backend: be, http: !https})
+			a := newApp(t, setup{kind: k, http: !https})
 			b := a.browser()
 			resp := b.signIn("/app/x?y=1")
 			checkResponse(t, "callback", resp, 302, "")
@@ -132,8 +132,8 @@ func TestCallbackInvalid(t *testing.T) {
 			return ev
 		}, 0},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				b := a.browser()
@@ -182,8 +182,8 @@ func TestCallbackIssuer(t *testing.T) {
 		{name: "a suffix", iss: func(i string) string { return i + ".evil.example" }},
 		{name: "provider error from another issuer", iss: func(string) string { return "https://evil.example" }, providerError: true},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				b := a.browser()
@@ -233,8 +233,8 @@ func target(format string) func(b *browser, code, state string) events.APIGatewa
 }
 
 func TestCallbackReplay(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		b := a.browser()
 		callback := b.authorize(b.login(""))
 		binding := b.jar[bindingCookie(true)]
@@ -263,8 +263,8 @@ func TestCallbackReplay(t *testing.T) {
 
 // Eight concurrent deliveries of one callback: exactly one signs in.
 func TestCallbackConcurrent(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		b := a.browser()
 		ev := b.event("GET", b.authorize(b.login("")), nil)
 
@@ -297,8 +297,8 @@ func TestCallbackConcurrent(t *testing.T) {
 // Login CSRF: an attacker's callback URL, opened in the victim's browser,
 // does not sign the victim in as the attacker, and does not burn the state.
 func TestCallbackLoginCSRF(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		attacker, victim, fresh := a.browser(), a.browser(), a.browser()
 		planted := attacker.authorize(attacker.login("/attacker"))
 		victim.login("/victim") // the victim has a binding cookie of its own
@@ -318,8 +318,8 @@ func TestCallbackLoginCSRF(t *testing.T) {
 }
 
 func TestCallbackExpiredState(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		b := a.browser()
 		callback := b.authorize(b.login(""))
 		a.clock.Advance(10*time.Minute + time.Second)
@@ -340,8 +340,8 @@ func TestCallbackProviderError(t *testing.T) {
 		{"overlong code is not reflected", "error=" + strings.Repeat("x", 65), "invalid_request"},
 		{"spaces are not reflected", "error=access+denied", "invalid_request"},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				b := a.browser()
@@ -419,7 +419,7 @@ func (b *browser) signInTarget() string {
 }
 
 func TestCallbackStoreUnavailable(t *testing.T) {
-	a := newApp(t, setup{backend: unreachable})
+	a := newApp(t, setup{kind: unreachable})
 	b := a.browser()
 	b.jar[bindingCookie(true)] = strings.Repeat("A", 43)
 	resp := b.get("/auth/callback?code=c&state=s")

@@ -28,31 +28,33 @@ import (
 // appHost is the API's domain as API Gateway reports it.
 const appHost = "app.example.test"
 
-// backend is a store implementation the handler tests run against.
-type backend struct {
+// storeKind is a store implementation the tests run against: open returns
+// a fresh store on the clock now (nil: the real one) and the counted
+// DynamoDB client under it (nil for memory).
+type storeKind struct {
 	name string
-	open func(t *testing.T, now func() time.Time) (store.Store, *countingDB)
+	open func(t testing.TB, now func() time.Time) (store.Store, *countingDB)
 }
 
-var backends = []backend{
-	{"memory", func(t *testing.T, now func() time.Time) (store.Store, *countingDB) {
+var storeKinds = []storeKind{
+	{"memory", func(t testing.TB, now func() time.Time) (store.Store, *countingDB) {
 		m := store.NewMemory()
 		m.Now = now
 		return m, nil
 	}},
-	{"dynamodb", func(t *testing.T, now func() time.Time) (store.Store, *countingDB) {
+	{"dynamodb", func(t testing.TB, now func() time.Time) (store.Store, *countingDB) {
 		client, table := dynamotest.NewTable(t)
-		db := &countingDB{DynamoDBAPI: client}
+		db := &countingDB{DynamoDBAPI: client, table: table}
 		d := store.NewDynamoDB(db, table)
 		d.Now = now
 		return d, db
 	}},
 }
 
-// forEachBackend runs f as a subtest against every store implementation.
-func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) { f(t, b) })
+// forEachStore runs f as a subtest against every store implementation.
+func forEachStore(t *testing.T, f func(t *testing.T, k storeKind)) {
+	for _, k := range storeKinds {
+		t.Run(k.name, func(t *testing.T) { f(t, k) })
 	}
 }
 
@@ -78,11 +80,11 @@ func (c *clock) Advance(d time.Duration) {
 
 // setup describes one test application.
 type setup struct {
-	backend backend
-	http    bool                // serve plain http (local development) instead of https
-	opts    auth.Options        // Logger, Now filled in by newApp
-	oauth   func(*oauth.Config) // adjust the client configuration
-	store   func(store.Store) store.Store
+	kind  storeKind
+	http  bool                // serve plain http (local development) instead of https
+	opts  auth.Options        // Logger, Now filled in by newApp
+	oauth func(*oauth.Config) // adjust the client configuration
+	store func(store.Store) store.Store
 }
 
 // app is the handler under test wired to the real dev provider and a real
@@ -101,8 +103,8 @@ type app struct {
 
 func newApp(t *testing.T, s setup) *app {
 	t.Helper()
-	if s.backend.open == nil {
-		s.backend = backends[0]
+	if s.kind.open == nil {
+		s.kind = storeKinds[0]
 	}
 	p, err := devprovider.Start(devprovider.Options{})
 	if err != nil {
@@ -124,7 +126,7 @@ func newApp(t *testing.T, s setup) *app {
 	}
 
 	var st store.Store
-	st, a.db = s.backend.open(t, a.clock.Now)
+	st, a.db = s.kind.open(t, a.clock.Now)
 	if s.store != nil {
 		st = s.store(st)
 	}
@@ -345,14 +347,13 @@ func checkCookies(t *testing.T, what string, resp events.APIGatewayV2HTTPRespons
 	}
 }
 
-// countingStore counts the store calls the handler makes.
-type countingStore struct {
-	store.Store
+// callCounter counts calls by operation, from concurrent requests.
+type callCounter struct {
 	mu    sync.Mutex
 	calls map[string]int
 }
 
-func (c *countingStore) count(op string) {
+func (c *callCounter) count(op string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.calls == nil {
@@ -362,7 +363,7 @@ func (c *countingStore) count(op string) {
 }
 
 // take returns the calls so far and starts counting afresh.
-func (c *countingStore) take() map[string]int {
+func (c *callCounter) take() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	calls := c.calls
@@ -371,6 +372,12 @@ func (c *countingStore) take() map[string]int {
 		calls = map[string]int{}
 	}
 	return calls
+}
+
+// countingStore counts the store calls the handler or Sessions makes.
+type countingStore struct {
+	store.Store
+	callCounter
 }
 
 func (c *countingStore) PutState(ctx context.Context, s store.State) error {
@@ -403,34 +410,29 @@ func (c *countingStore) DeleteSession(ctx context.Context, key string) (store.Se
 	return c.Store.DeleteSession(ctx, key)
 }
 
+func (c *countingStore) GetTokens(ctx context.Context, key string) (store.Tokens, error) {
+	c.count("GetTokens")
+	return c.Store.GetTokens(ctx, key)
+}
+
+func (c *countingStore) AcquireRefreshLease(ctx context.Context, key string, version int64, owner string, until time.Time) (store.Tokens, error) {
+	c.count("AcquireRefreshLease")
+	return c.Store.AcquireRefreshLease(ctx, key, version, owner, until)
+}
+
+func (c *countingStore) SaveRefreshed(ctx context.Context, t store.Tokens, owner string) error {
+	c.count("SaveRefreshed")
+	return c.Store.SaveRefreshed(ctx, t, owner)
+}
+
 // countingDB counts the DynamoDB calls the store makes.
 type countingDB struct {
 	store.DynamoDBAPI
-	mu    sync.Mutex
-	calls map[string]int
+	callCounter
+	table string // the store's table
 }
 
 var _ store.DynamoDBAPI = (*countingDB)(nil)
-
-func (c *countingDB) count(op string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[op]++
-}
-
-func (c *countingDB) take() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	calls := c.calls
-	c.calls = nil
-	if calls == nil {
-		calls = map[string]int{}
-	}
-	return calls
-}
 
 func (c *countingDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	c.count("GetItem")

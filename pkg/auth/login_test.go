@@ -14,9 +14,9 @@ import (
 )
 
 func TestLogin(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
 		for _, https := range []bool{true, false} {
-			a := newApp(t, setup{backend: be, http: !https})
+			a := newApp(t, setup{kind: k, http: !https})
 			b := a.browser()
 			resp := b.get("/auth/login?return_to=%2Fapp%2Fx%3Fy%3D1")
 			checkResponse(t, "login", resp, 302, "")
@@ -183,7 +183,7 @@ func TestLoginTwoTabs(t *testing.T) {
 }
 
 func TestLoginStoreUnavailable(t *testing.T) {
-	a := newApp(t, setup{backend: unreachable})
+	a := newApp(t, setup{kind: unreachable})
 	b := a.browser()
 	resp := b.get("/auth/login?return_to=%2Fapp")
 	checkResponse(t, "login with DynamoDB down", resp, 500, `{"error":"OAuth sign-in failed"}`)
@@ -191,7 +191,7 @@ func TestLoginStoreUnavailable(t *testing.T) {
 }
 
 // unreachable is a DynamoDB store whose every call fails at once.
-var unreachable = backend{"unreachable", func(t *testing.T, now func() time.Time) (store.Store, *countingDB) {
+var unreachable = storeKind{"unreachable", func(t testing.TB, now func() time.Time) (store.Store, *countingDB) {
 	db := &countingDB{DynamoDBAPI: dynamotest.Unreachable(t)}
 	d := store.NewDynamoDB(db, "unreachable")
 	d.Now = now

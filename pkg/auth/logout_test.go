@@ -20,9 +20,9 @@ import (
 )
 
 func TestLogout(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
 		for _, https := range []bool{true, false} {
-			a := newApp(t, setup{backend: be, http: !https})
+			a := newApp(t, setup{kind: k, http: !https})
 			b := a.browser()
 			b.signIn("")
 			id := b.sessionID()
@@ -86,8 +86,8 @@ func TestLogoutCrossSite(t *testing.T) {
 		{"explicit default port", map[string]string{"origin": "https://" + appHost + ":443"}, true},
 		{"no origin, no fetch metadata", map[string]string{"origin": "", "sec-fetch-site": ""}, true},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				b := a.browser()
@@ -153,8 +153,8 @@ func TestLogoutIdempotent(t *testing.T) {
 		{"malformed cookie", "garbage", 0},
 		{"unknown session", strings.Repeat("A", 43), 1},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		for _, tt := range tests {
 			b := a.browser()
 			if tt.cookie != "" {
@@ -246,7 +246,7 @@ func TestLogoutRevocationFails(t *testing.T) {
 
 // A storage outage on logout: not a silent success, but the cookie goes.
 func TestLogoutStoreUnavailable(t *testing.T) {
-	a := newApp(t, setup{backend: unreachable})
+	a := newApp(t, setup{kind: unreachable})
 	b := a.browser()
 	b.jar[sessionCookie(true)] = strings.Repeat("A", 43)
 	resp := b.logout(nil)
@@ -256,8 +256,8 @@ func TestLogoutStoreUnavailable(t *testing.T) {
 
 // Two browsers of one user are independent sessions.
 func TestTwoBrowsers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		laptop, phone := a.browser(), a.browser()
 		laptop.signIn("")
 		phone.signIn("")
@@ -310,8 +310,8 @@ func TestLogoutEverywhere(t *testing.T) {
 		{"everywhere=1%zz", false},
 		{"everywhere=1;x=y", false},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
 		for _, tt := range tests {
 			t.Run(tt.query, func(t *testing.T) {
 				laptop, phone := a.browser(), a.browser()

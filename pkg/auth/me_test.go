@@ -69,12 +69,12 @@ func TestMe(t *testing.T) {
 			b.jar[sessionCookie(a.scheme == "https")] = id
 		}, signedOut},
 	}
-	forEachBackend(t, func(t *testing.T, be backend) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
 		for _, https := range []bool{true, false} {
 			scheme := map[bool]string{true: "https", false: "http"}[https]
 			for _, tt := range tests {
 				t.Run(scheme+"/"+tt.name, func(t *testing.T) {
-					a := newApp(t, setup{backend: be, http: !https})
+					a := newApp(t, setup{kind: k, http: !https})
 					b := a.browser()
 					tt.prepare(a, b)
 					a.store.take()
@@ -124,8 +124,8 @@ func TestMeOptionalFields(t *testing.T) {
 // With an idle timeout, /auth/me writes the idle expiry at most every five
 // minutes, and an idle session is signed out.
 func TestMeIdleTimeout(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, be backend) {
-		a := newApp(t, setup{backend: be, opts: auth.Options{IdleTimeout: 30 * time.Minute}})
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k, opts: auth.Options{IdleTimeout: 30 * time.Minute}})
 		b := a.browser()
 		b.signIn("")
 		sess, err := a.session(b.sessionID())
@@ -163,7 +163,7 @@ func TestMeIdleTimeout(t *testing.T) {
 // A storage outage is a 500 that keeps the cookie: it must not sign anybody
 // out.
 func TestMeStoreUnavailable(t *testing.T) {
-	a := newApp(t, setup{backend: unreachable})
+	a := newApp(t, setup{kind: unreachable})
 	b := a.browser()
 	b.jar[sessionCookie(true)] = strings.Repeat("A", 43)
 	resp := b.get("/auth/me")

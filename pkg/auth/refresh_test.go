@@ -19,71 +19,19 @@ import (
 	"github.com/serverless-signin/signin/pkg/oauth/store"
 )
 
-// callCounter counts the store calls Sessions makes.
-type callCounter struct {
-	store.Store
-	mu    sync.Mutex
-	calls map[string]int
-}
-
-func (c *callCounter) count(op string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.calls == nil {
-		c.calls = map[string]int{}
-	}
-	c.calls[op]++
-}
-
-func (c *callCounter) snapshot() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return maps.Clone(c.calls)
-}
-
-func (c *callCounter) GetSession(ctx context.Context, key string) (store.Session, error) {
-	c.count("GetSession")
-	return c.Store.GetSession(ctx, key)
-}
-
-func (c *callCounter) TouchSession(ctx context.Context, key string, idle time.Time) error {
-	c.count("TouchSession")
-	return c.Store.TouchSession(ctx, key, idle)
-}
-
-func (c *callCounter) DeleteSession(ctx context.Context, key string) (store.Session, store.Tokens, error) {
-	c.count("DeleteSession")
-	return c.Store.DeleteSession(ctx, key)
-}
-
-func (c *callCounter) GetTokens(ctx context.Context, key string) (store.Tokens, error) {
-	c.count("GetTokens")
-	return c.Store.GetTokens(ctx, key)
-}
-
-func (c *callCounter) AcquireRefreshLease(ctx context.Context, key string, version int64, owner string, until time.Time) (store.Tokens, error) {
-	c.count("AcquireRefreshLease")
-	return c.Store.AcquireRefreshLease(ctx, key, version, owner, until)
-}
-
-func (c *callCounter) SaveRefreshed(ctx context.Context, t store.Tokens, owner string) error {
-	c.count("SaveRefreshed")
-	return c.Store.SaveRefreshed(ctx, t, owner)
-}
-
 // A fresh token costs one store read and no provider call.
 func TestAccessTokenFresh(t *testing.T) {
 	forEachStore(t, func(t *testing.T, k storeKind) {
 		w := newWorld(t, k, true, false)
 		id := w.signIn("alice", store.Tokens{AccessToken: "at-fresh", RefreshToken: w.provider.issue(), Expiry: w.now().Add(10 * time.Minute)})
-		counter := &callCounter{Store: w.store}
+		counter := &countingStore{Store: w.store}
 		w.sessions.Store = counter
 
 		tok, err := w.sessions.AccessToken(context.Background(), &auth.Session{Key: store.Hash(id)})
 		if tok != "at-fresh" || err != nil {
 			t.Fatalf("AccessToken() = %q, %v; want at-fresh, nil", tok, err)
 		}
-		if got := counter.snapshot(); !maps.Equal(got, map[string]int{"GetTokens": 1}) {
+		if got := counter.take(); !maps.Equal(got, map[string]int{"GetTokens": 1}) {
 			t.Errorf("store calls = %v; want one GetTokens", got)
 		}
 		if n := w.provider.refreshes.Load(); n != 0 {
@@ -487,7 +435,7 @@ func TestRefreshWithDevProvider(t *testing.T) {
 		p.AllowRedirectURI(devprovider.DefaultClientID, "https://app.example.test/auth/callback")
 		// One clock for the client, the handlers, the store and Sessions, so
 		// the access token expiry the client computes is on it.
-		clk := &manualClock{now: time.Now()}
+		clk := newClock()
 		client, err := oauth.NewClient(oauth.Config{Issuer: p.Issuer(), ClientID: devprovider.DefaultClientID, ClientSecret: devprovider.DefaultClientSecret, Now: clk.Now})
 		if err != nil {
 			t.Fatal(err)

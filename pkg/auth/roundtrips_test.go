@@ -13,8 +13,8 @@ import (
 // configured); callback 2 DynamoDB calls + token + userinfo (+ discovery and
 // JWKS once per container); me 1 read; logout 2 deletes + 1 revocation.
 func TestRoundTrips(t *testing.T) {
-	be := backends[1] // counts DynamoDB calls; skips without DynamoDB Local
-	a := newApp(t, setup{backend: be, oauth: func(c *oauth.Config) {
+	k := storeKinds[1] // counts DynamoDB calls; skips without DynamoDB Local
+	a := newApp(t, setup{kind: k, oauth: func(c *oauth.Config) {
 		c.AuthorizeURL = c.Issuer + "/authorize"
 	}})
 	b := a.browser()

@@ -63,7 +63,7 @@ type helperProcess struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string // the helper's own lines, prefix removed
-	stderr *syncBuffer
+	stderr *logBuffer
 }
 
 // startHelper runs the test binary as a helper asking for the access token
@@ -82,7 +82,7 @@ func startHelper(t *testing.T, table, providerURL, key string) *helperProcess {
 		helperProviderEnv+"="+providerURL,
 		helperKeyEnv+"="+key,
 	)
-	h := &helperProcess{cmd: cmd, lines: make(chan string, 8), stderr: &syncBuffer{}}
+	h := &helperProcess{cmd: cmd, lines: make(chan string, 8), stderr: &logBuffer{}}
 	cmd.Stderr = h.stderr
 	if h.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -191,69 +190,6 @@ func (p *tokenProvider) client(t testing.TB, now func() time.Time) *oauth.Client
 	return c
 }
 
-// manualClock is a time source the test moves; the store and Sessions share it.
-type manualClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// storeKind opens one store implementation (now nil: the real clock) and
-// names its DynamoDB table ("" for memory).
-type storeKind struct {
-	name string
-	open func(t testing.TB, now func() time.Time) (store.Store, string)
-}
-
-var storeKinds = []storeKind{
-	{"memory", func(t testing.TB, now func() time.Time) (store.Store, string) {
-		m := store.NewMemory()
-		m.Now = now
-		return m, ""
-	}},
-	{"dynamodb", func(t testing.TB, now func() time.Time) (store.Store, string) {
-		client, table := dynamotest.NewTable(t)
-		d := store.NewDynamoDB(client, table)
-		d.Now = now
-		return d, table
-	}},
-}
-
-func forEachStore(t *testing.T, f func(t *testing.T, k storeKind)) {
-	for _, k := range storeKinds {
-		t.Run(k.name, func(t *testing.T) { f(t, k) })
-	}
-}
-
-// syncBuffer collects log lines written from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // world is one app: a store, the token provider, Sessions over both.
 type world struct {
 	t        *testing.T
@@ -261,21 +197,25 @@ type world struct {
 	table    string // DynamoDB only
 	provider *tokenProvider
 	sessions *auth.Sessions
-	clock    *manualClock // nil with the real clock
-	logs     *syncBuffer
+	clock    *clock // nil with the real clock
+	logs     *logBuffer
 }
 
 // newWorld builds Sessions over a fresh store of kind k. With realTime the
 // store and Sessions use time.Now, else a manual clock.
 func newWorld(t *testing.T, k storeKind, rotate, realTime bool) *world {
 	t.Helper()
-	w := &world{t: t, provider: startTokenProvider(t, rotate), logs: &syncBuffer{}}
+	w := &world{t: t, provider: startTokenProvider(t, rotate), logs: &logBuffer{}}
 	var now func() time.Time
 	if !realTime {
-		w.clock = &manualClock{now: time.Now()}
+		w.clock = newClock()
 		now = w.clock.Now
 	}
-	w.store, w.table = k.open(t, now)
+	var db *countingDB
+	w.store, db = k.open(t, now)
+	if db != nil {
+		w.table = db.table
+	}
 	w.sessions = &auth.Sessions{
 		Store:  w.store,
 		OAuth:  w.provider.client(t, now),
