@@ -164,12 +164,14 @@ func FuzzRequestCookie(f *testing.F) {
 	})
 }
 
-// trimValues trims space and tab around each value of a Cookie line, leaving the names alone.
+// trimValues trims space and tab around each value of a Cookie line, leaving the names alone,
+// and drops parts without "=": RFC 6265bis reads "session" alone as a nameless cookie whose value
+// is "session" (what browsers send for one), where net/http reads a cookie named "session".
 func trimValues(line string) string {
-	parts := strings.Split(line, ";")
-	for i, p := range parts {
+	var parts []string
+	for p := range strings.SplitSeq(line, ";") {
 		if k, v, ok := strings.Cut(p, "="); ok {
-			parts[i] = k + "=" + strings.Trim(v, " \t")
+			parts = append(parts, k+"="+strings.Trim(v, " \t"))
 		}
 	}
 	return strings.Join(parts, ";")
