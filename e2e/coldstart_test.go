@@ -41,9 +41,9 @@ func BenchmarkColdStart(b *testing.B) {
 	const issuer = "https://auth.example.test"
 	wantStatus := map[string]int{"LoginFunction": 302, "CallbackFunction": 400, "MeFunction": 401, "LogoutFunction": 302}
 
-	for _, fn := range lambdaFunctions {
+	for _, fn := range samFunctions {
 		b.Run(fn.logicalID, func(b *testing.B) {
-			ev := loadEvent(b, fn.event)
+			ev := loadEvent(b, fn.event())
 			env := lambdaEnv(fn, table, issuer, "client", "secret", map[string]string{"AWS_CONFIG_FILE": config})
 			var initSum, firstSum, warmSum time.Duration
 			n := 0

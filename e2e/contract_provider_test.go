@@ -19,6 +19,8 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/serverless-signin/signin/internal/oidctest"
 )
 
 // adversary is a small OpenID provider that a test can switch, per subtest, to misbehave in one
@@ -168,15 +170,12 @@ func (a *adversary) remember(what, value string) {
 // rotate makes a new key the signing key and publishes only it: what a provider's rotation looks
 // like to a client that cached the old set.
 func (a *adversary) rotate() {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		a.t.Fatal(err)
-	}
+	key := oidctest.NewKey(a.t)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.keyN++
 	a.key, a.kid = key, fmt.Sprintf("adv-key-%d", a.keyN)
-	a.published = []jose.JSONWebKey{{Key: key.Public(), KeyID: a.kid, Algorithm: string(jose.RS256), Use: "sig"}}
+	a.published = []jose.JSONWebKey{oidctest.JWK(key, a.kid)}
 }
 
 // setUser replaces the signed-in user's claims (both the ID token's and userinfo's) until the
@@ -234,20 +233,16 @@ func (a *adversary) discovery(w http.ResponseWriter, r *http.Request) {
 	if issuer == "" {
 		issuer = a.issuer
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	doc := oidctest.Discovery(a.issuer, advJWKS)
+	oidctest.Set(doc, map[string]any{
 		"issuer":                                issuer,
 		"authorization_endpoint":                a.issuer + advDiscoveredAuthz,
-		"token_endpoint":                        a.issuer + advToken,
-		"userinfo_endpoint":                     a.issuer + advUserinfo,
-		"revocation_endpoint":                   a.issuer + advRevoke,
-		"end_session_endpoint":                  a.issuer + advEndSession,
-		"jwks_uri":                              a.issuer + advJWKS,
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
-		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
-	}, nil)
+	})
+	writeJSON(w, http.StatusOK, doc, nil)
 }
 
 func (a *adversary) jwks(w http.ResponseWriter, _ *http.Request) {
@@ -305,10 +300,8 @@ func (a *adversary) token(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := time.Now()
-	claims := map[string]any{
-		"iss": a.issuer, "aud": a.clientID, "exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(),
-		"auth_time": now.Unix(), "nonce": g.nonce,
-	}
+	claims := oidctest.Claims(a.issuer, a.clientID, g.nonce, now, 5*time.Minute)
+	claims["auth_time"] = now.Unix()
 	maps.Copy(claims, user)
 	if bad.claims != nil {
 		bad.claims(claims)
@@ -408,46 +401,10 @@ func (a *adversary) lastVerifier() string {
 	return a.verifiers[len(a.verifiers)-1]
 }
 
-// signJWT signs claims as a compact JWS with alg and key, naming kid when not empty.
-func signJWT(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if kid != "" {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatalf("jose.NewSigner(%s): %v", alg, err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
-}
-
-// unsignedJWT is an "alg": "none" token (go-jose refuses to make one).
-func unsignedJWT(t testing.TB, kid string, claims map[string]any) string {
-	t.Helper()
-	header, err := json.Marshal(map[string]string{"alg": "none", "typ": "JWT", "kid": kid})
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := base64.RawURLEncoding.EncodeToString
-	return enc(header) + "." + enc(payload) + "."
-}
+var (
+	signJWT     = oidctest.Sign
+	unsignedJWT = oidctest.Unsigned
+)
 
 func s256(verifier string) string {
 	sum := sha256.Sum256([]byte(verifier))

@@ -142,8 +142,8 @@ const unset = "\x00unset"
 // for issuer and client, extra on top. It stops when t ends.
 func (c *contract) start(t *testing.T, logicalID, name, issuer, clientID, secret string, extra map[string]string) *function {
 	t.Helper()
-	i := slices.IndexFunc(lambdaFunctions, func(f lambdaFunction) bool { return f.logicalID == logicalID })
-	env := lambdaEnv(lambdaFunctions[i], c.table, issuer, clientID, secret, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": c.endpoint})
+	i := slices.IndexFunc(samFunctions, func(f samFunction) bool { return f.logicalID == logicalID })
+	env := lambdaEnv(samFunctions[i], c.table, issuer, clientID, secret, map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": c.endpoint})
 	for k, v := range extra {
 		if v == unset {
 			delete(env, k)

@@ -36,29 +36,6 @@ const (
 	invokePath = "/2015-03-31/functions/function/invocations"
 )
 
-// lambdaFunction is one function of template.yaml and its sample event in events/.
-type lambdaFunction struct {
-	logicalID string
-	event     string
-	memoryMB  int // MemorySize in template.yaml (only shown in the emulator's REPORT lines)
-}
-
-var lambdaFunctions = []lambdaFunction{
-	{"LoginFunction", "login.json", 128},
-	{"CallbackFunction", "callback.json", 256},
-	{"MeFunction", "me.json", 128},
-	{"LogoutFunction", "logout.json", 256},
-}
-
-func repoRoot(tb testing.TB) string {
-	tb.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return root
-}
-
 // buildLambdas builds each function's bootstrap with the Makefile target SAM runs
 // (build-<LogicalId>), for the host's architecture so it runs here, and the emulator at the
 // version pinned in go.mod. It returns the emulator's path and the bootstraps by logical id.
@@ -74,7 +51,7 @@ func buildLambdas(tb testing.TB) (rie string, bootstraps map[string]string) {
 		}
 	}
 	bootstraps = map[string]string{}
-	for _, fn := range lambdaFunctions {
+	for _, fn := range samFunctions {
 		artifacts := filepath.Join(dir, fn.logicalID)
 		run("make", "-s", "-C", root, "build-"+fn.logicalID, "ARTIFACTS_DIR="+artifacts, "GOARCH="+runtime.GOARCH)
 		bootstraps[fn.logicalID] = filepath.Join(artifacts, "bootstrap")
@@ -332,7 +309,7 @@ func (e *emulator) requestLogs() []map[string]any {
 // lambdaEnv is a function's environment as template.yaml sets it, with local stand-ins: the
 // client secret in plain text instead of OAUTH_CLIENT_SECRET_ARN, dummy AWS credentials, no
 // shared AWS config files (so a developer's ~/.aws plays no part) unless extra sets them.
-func lambdaEnv(fn lambdaFunction, table, issuer, clientID, clientSecret string, extra map[string]string) map[string]string {
+func lambdaEnv(fn samFunction, table, issuer, clientID, clientSecret string, extra map[string]string) map[string]string {
 	env := map[string]string{
 		"PATH":                            os.Getenv("PATH"),
 		"TABLE_NAME":                      table,

@@ -56,7 +56,7 @@ func startLambdaApp(t *testing.T) *lambdaApp {
 
 	rie, bootstraps := buildLambdas(t)
 	a := &lambdaApp{provider: p, ddb: ddb, table: table, fns: map[string]*emulator{}, sizes: map[string]int64{}}
-	for _, fn := range lambdaFunctions {
+	for _, fn := range samFunctions {
 		env := lambdaEnv(fn, table, p.Issuer(), devprovider.DefaultClientID, devprovider.DefaultClientSecret,
 			map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": aws.ToString(endpoint)})
 		a.fns[fn.logicalID] = startEmulator(t, fn.logicalID, rie, bootstraps[fn.logicalID], env)
@@ -255,7 +255,7 @@ func TestLambdaSignIn(t *testing.T) {
 // invocation id, and none of the secret values anywhere.
 func (a *lambdaApp) checkLogs(t *testing.T, secrets map[string]string) {
 	t.Helper()
-	for _, fn := range lambdaFunctions {
+	for _, fn := range samFunctions {
 		e := a.fns[fn.logicalID]
 		out := e.out.String()
 		for what, v := range secrets {
@@ -282,7 +282,7 @@ func (a *lambdaApp) checkLogs(t *testing.T, secrets map[string]string) {
 // BenchmarkColdStart measures without it.
 func (a *lambdaApp) logColdStarts(t *testing.T) {
 	t.Helper()
-	for _, fn := range lambdaFunctions {
+	for _, fn := range samFunctions {
 		d, ok := a.fns[fn.logicalID].initDuration()
 		if !ok {
 			t.Errorf("%s: no INIT REPORT line in the emulator's output", fn.logicalID)

@@ -24,23 +24,28 @@ import (
 	"github.com/serverless-signin/signin/pkg/oauth/store"
 )
 
-// samFunction is one function of template.yaml: its logical id, its main package and its HTTP API route.
+// samFunction is one function of template.yaml: its logical id, its main package, its HTTP API
+// route and its MemorySize (only shown in the emulator's REPORT lines).
 type samFunction struct {
 	logicalID, dir, method, path string
+	memoryMB                     int
 }
+
+// event is the name of the function's sample event in events/.
+func (f samFunction) event() string { return f.dir + ".json" }
 
 var samFunctions = []samFunction{
-	{"LoginFunction", "login", "GET", "/auth/login"},
-	{"CallbackFunction", "callback", "GET", "/auth/callback"},
-	{"MeFunction", "me", "GET", "/auth/me"},
-	{"LogoutFunction", "logout", "POST", "/auth/logout"},
+	{"LoginFunction", "login", "GET", "/auth/login", 128},
+	{"CallbackFunction", "callback", "GET", "/auth/callback", 256},
+	{"MeFunction", "me", "GET", "/auth/me", 128},
+	{"LogoutFunction", "logout", "POST", "/auth/logout", 256},
 }
 
-func checkoutRoot(t *testing.T) string {
-	t.Helper()
+func repoRoot(tb testing.TB) string {
+	tb.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return root
 }
@@ -81,7 +86,7 @@ var symbolicIntrinsics = &intrinsics.ProcessorOptions{IntrinsicHandlerOverrides:
 
 func openTemplate(t *testing.T) *cloudformation.Template {
 	t.Helper()
-	tmpl, err := goformation.OpenWithOptions(filepath.Join(checkoutRoot(t), "template.yaml"), symbolicIntrinsics)
+	tmpl, err := goformation.OpenWithOptions(filepath.Join(repoRoot(t), "template.yaml"), symbolicIntrinsics)
 	if err != nil {
 		t.Fatalf("goformation.Open(template.yaml) error = %v", err)
 	}
@@ -91,7 +96,7 @@ func openTemplate(t *testing.T) *cloudformation.Template {
 // rawTemplate is template.yaml as plain JSON values, for what goformation's unions blur (policies).
 func rawTemplate(t *testing.T) map[string]any {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(checkoutRoot(t), "template.yaml"))
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +193,7 @@ func TestTemplateTableMatchesStore(t *testing.T) {
 
 func TestTemplateFunctions(t *testing.T) {
 	tmpl := openTemplate(t)
-	root := checkoutRoot(t)
+	root := repoRoot(t)
 	globals, err := tmpl.GetServerlessGlobalFunction()
 	if err != nil {
 		t.Fatalf("template Globals.Function: %v", err)
@@ -514,7 +519,7 @@ func TestTemplateOutputs(t *testing.T) {
 // the handlers read them as a browser's requests (a new sign-in, an unknown state or session, a
 // same-origin logout).
 func TestEvents(t *testing.T) {
-	root := checkoutRoot(t)
+	root := repoRoot(t)
 	const issuer = "https://auth.example.test"
 	client, err := oauth.NewClient(oauth.Config{
 		Issuer: issuer, ClientID: "client", ClientSecret: "secret",
@@ -576,7 +581,7 @@ func TestBuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds four binaries; skipped with -short")
 	}
-	root, out := checkoutRoot(t), t.TempDir()
+	root, out := repoRoot(t), t.TempDir()
 	for _, r := range samFunctions {
 		t.Run(r.logicalID, func(t *testing.T) {
 			dir := filepath.Join(out, r.logicalID)
@@ -630,7 +635,7 @@ func TestTemplateLint(t *testing.T) {
 	if err != nil {
 		t.Skip("cfn-lint not installed")
 	}
-	out, err := exec.CommandContext(t.Context(), lint, filepath.Join(checkoutRoot(t), "template.yaml")).CombinedOutput()
+	out, err := exec.CommandContext(t.Context(), lint, filepath.Join(repoRoot(t), "template.yaml")).CombinedOutput()
 	if err != nil {
 		t.Errorf("cfn-lint template.yaml: %v\n%s", err, out)
 	}

@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/serverless-signin/signin/internal/oidctest"
 	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
@@ -51,27 +51,17 @@ const (
 
 func startMisbehavingProvider(t *testing.T) *misbehavingProvider {
 	t.Helper()
-	p := &misbehavingProvider{key: newRSAKey(t), otherKey: newRSAKey(t)}
+	p := &misbehavingProvider{key: oidctest.Key(t, 0), otherKey: oidctest.Key(t, 1)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{
-			"issuer":                                p.URL,
-			"authorization_endpoint":                p.URL + "/authorize",
-			"token_endpoint":                        p.URL + "/oauth/token",
-			"userinfo_endpoint":                     p.URL + "/userinfo",
-			"jwks_uri":                              p.URL + "/keys",
-			"revocation_endpoint":                   p.URL + "/revoke",
-			"end_session_endpoint":                  p.URL + "/end_session",
-			"response_types_supported":              []string{"code"},
-			"subject_types_supported":               []string{"public"},
-			"id_token_signing_alg_values_supported": []string{"RS256"},
-			"code_challenge_methods_supported":      []string{"S256"},
-		})
+		doc := oidctest.Discovery(p.URL, "/keys")
+		doc["response_types_supported"] = []string{"code"}
+		doc["subject_types_supported"] = []string{"public"}
+		doc["code_challenge_methods_supported"] = []string{"S256"}
+		writeJSON(w, 200, doc)
 	})
 	mux.HandleFunc("GET /keys", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-			{Key: &p.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"},
-		}})
+		writeJSON(w, 200, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{oidctest.JWK(p.key, "k1")}})
 	})
 	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
@@ -87,23 +77,16 @@ func startMisbehavingProvider(t *testing.T) *misbehavingProvider {
 			w.Write([]byte(b.rawToken))
 			return
 		}
-		now := time.Now()
-		claims := map[string]any{
-			"iss":   p.URL,
-			"sub":   fakeSubject,
-			"aud":   fakeClientID,
-			"exp":   now.Add(5 * time.Minute).Unix(),
-			"iat":   now.Unix(),
-			"nonce": nonce,
-			"email": "fake@example.com",
-			"name":  "Fake User",
-		}
+		claims := oidctest.Claims(p.URL, fakeClientID, nonce, time.Now(), 5*time.Minute)
+		oidctest.Set(claims, map[string]any{"sub": fakeSubject, "email": "fake@example.com", "name": "Fake User"})
 		if b.claims != nil {
 			b.claims(claims)
 		}
 		sign := b.sign
 		if sign == nil {
-			sign = func(p *misbehavingProvider, c map[string]any) string { return p.sign(t, jose.RS256, p.key, "k1", c) }
+			sign = func(p *misbehavingProvider, c map[string]any) string {
+				return oidctest.Sign(t, jose.RS256, p.key, "k1", c)
+			}
 		}
 		resp := map[string]any{
 			"access_token": "fake-access-token",
@@ -145,40 +128,7 @@ func (p *misbehavingProvider) set(nonce string, b misbehavior) {
 	p.nonce, p.behavior = nonce, b
 }
 
-func (p *misbehavingProvider) sign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if kid != "" {
-		opts = opts.WithHeader("kid", kid)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Errorf("jose.NewSigner: %v", err)
-		return ""
-	}
-	payload, _ := json.Marshal(claims)
-	obj, err := signer.Sign(payload)
-	if err != nil {
-		t.Errorf("sign: %v", err)
-		return ""
-	}
-	s, _ := obj.CompactSerialize()
-	return s
-}
-
-func newRSAKey(t *testing.T) *rsa.PrivateKey {
-	t.Helper()
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
-}
+var writeJSON = oidctest.WriteJSON
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
@@ -205,17 +155,16 @@ func TestCallbackMisbehavingProvider(t *testing.T) {
 			c["iat"], c["exp"] = time.Now().Add(time.Hour).Unix(), time.Now().Add(2*time.Hour).Unix()
 		}}},
 		{name: "alg none", b: misbehavior{sign: func(p *misbehavingProvider, c map[string]any) string {
-			payload, _ := json.Marshal(c)
-			return b64(`{"alg":"none","typ":"JWT","kid":"k1"}`) + "." + b64(string(payload)) + "."
+			return oidctest.Unsigned(t, "k1", c)
 		}}},
 		{name: "HS256 keyed with the client secret", b: misbehavior{sign: func(p *misbehavingProvider, c map[string]any) string {
-			return p.sign(t, jose.HS256, []byte(fakeSecret), "k1", c)
+			return oidctest.Sign(t, jose.HS256, []byte(fakeSecret), "k1", c)
 		}}},
 		{name: "signed by an unpublished key", b: misbehavior{sign: func(p *misbehavingProvider, c map[string]any) string {
-			return p.sign(t, jose.RS256, p.otherKey, "k1", c)
+			return oidctest.Sign(t, jose.RS256, p.otherKey, "k1", c)
 		}}},
 		{name: "payload swapped after signing", b: misbehavior{sign: func(p *misbehavingProvider, c map[string]any) string {
-			good := strings.Split(p.sign(t, jose.RS256, p.key, "k1", c), ".")
+			good := strings.Split(oidctest.Sign(t, jose.RS256, p.key, "k1", c), ".")
 			c["sub"] = "admin"
 			payload, _ := json.Marshal(c)
 			return good[0] + "." + b64(string(payload)) + "." + good[2]

@@ -2,12 +2,9 @@ package oauth_test
 
 import (
 	"bytes"
-	"crypto/rand"
 	"crypto/rsa"
-	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +14,7 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/serverless-signin/signin/internal/oidctest"
 	"github.com/serverless-signin/signin/pkg/oauth"
 )
 
@@ -82,17 +80,8 @@ func newProvider(t testing.TB) *provider {
 	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(p.srv.Close)
 	p.Issuer = p.srv.URL
-	p.meta = map[string]any{
-		"issuer":                                p.Issuer,
-		"authorization_endpoint":                p.Issuer + "/authorize",
-		"token_endpoint":                        p.Issuer + "/oauth/token",
-		"userinfo_endpoint":                     p.Issuer + "/userinfo",
-		"revocation_endpoint":                   p.Issuer + "/revoke",
-		"end_session_endpoint":                  p.Issuer + "/end_session",
-		"jwks_uri":                              p.Issuer + "/keys",
-		"id_token_signing_alg_values_supported": []string{"RS256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-	}
+	p.meta = oidctest.Discovery(p.Issuer, "/keys")
+	p.meta["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
 	p.rotate()
 	p.handle("/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
@@ -166,26 +155,12 @@ func (p *provider) last(path string) request {
 	return rs[len(rs)-1]
 }
 
-// RSA key generation dominates the test time, so keys are made once per
-// test binary and shared by index: provider n's i-th key is testKey(i).
-var testKeys struct {
-	mu   sync.Mutex
-	keys []*rsa.PrivateKey
-}
-
-func testKey(t testing.TB, i int) *rsa.PrivateKey {
-	t.Helper()
-	testKeys.mu.Lock()
-	defer testKeys.mu.Unlock()
-	for len(testKeys.keys) <= i {
-		key, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		testKeys.keys = append(testKeys.keys, key)
-	}
-	return testKeys.keys[i]
-}
+// Keys are shared by index: provider n's i-th key is testKey(i).
+var (
+	testKey   = oidctest.Key
+	signWith  = oidctest.Sign
+	writeJSON = oidctest.WriteJSON
+)
 
 // rotate switches to a new signing key and publishes only it.
 func (p *provider) rotate() {
@@ -194,28 +169,15 @@ func (p *provider) rotate() {
 	p.key = testKey(p.t, p.keyN)
 	p.keyN++
 	p.kid = fmt.Sprintf("key-%d", p.keyN)
-	p.published = []jose.JSONWebKey{{Key: p.key.Public(), KeyID: p.kid, Algorithm: "RS256", Use: "sig"}}
+	p.published = []jose.JSONWebKey{oidctest.JWK(p.key, p.kid)}
 }
 
 // claims returns valid ID token claims for the test client, changed by set
 // (a nil value deletes the claim).
 func (p *provider) claims(set map[string]any) map[string]any {
-	now := p.clock.Now()
-	c := map[string]any{
-		"iss":   p.Issuer,
-		"sub":   testSubject,
-		"aud":   testClientID,
-		"exp":   now.Add(time.Hour).Unix(),
-		"iat":   now.Unix(),
-		"nonce": "nonce-1",
-	}
-	for k, v := range set {
-		if v == nil {
-			delete(c, k)
-		} else {
-			c[k] = v
-		}
-	}
+	c := oidctest.Claims(p.Issuer, testClientID, "nonce-1", p.clock.Now(), time.Hour)
+	c["sub"] = testSubject
+	oidctest.Set(c, set)
 	return c
 }
 
@@ -225,31 +187,6 @@ func (p *provider) sign(claims map[string]any) string {
 	key, kid := p.key, p.kid
 	p.mu.Unlock()
 	return signWith(p.t, jose.RS256, key, kid, claims)
-}
-
-func signWith(t testing.TB, alg jose.SignatureAlgorithm, key any, kid string, claims map[string]any) string {
-	t.Helper()
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if kid != "" {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), kid)
-	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // tokenResponse is a successful token response with an ID token made of
@@ -264,12 +201,7 @@ func (p *provider) tokenResponse(set map[string]any, extra ...map[string]any) ma
 		"scope":         "openid profile email",
 	}
 	for _, e := range extra {
-		maps.Copy(res, e)
-		for k, v := range e {
-			if v == nil {
-				delete(res, k)
-			}
-		}
+		oidctest.Set(res, e)
 	}
 	return res
 }
@@ -298,10 +230,4 @@ func (p *provider) client(edit ...func(*oauth.Config)) *oauth.Client {
 		p.t.Fatalf("NewClient: %v", err)
 	}
 	return c
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
 }
