@@ -651,7 +651,10 @@ func (c *contract) config(t *testing.T) {
 			if err == nil {
 				t.Fatalf("invoke = %d %s; want the cold start to fail", resp.StatusCode, resp.Body)
 			}
-			out := f.e.out.String()
+			// The emulator answers as soon as the runtime dies, while the
+			// bootstrap's last output may still be on its way through the
+			// pipe: wait for it (bounded) before reading.
+			out := waitForOutput(f.e.out.String, tc.want, 5*time.Second)
 			for _, name := range tc.want {
 				if !strings.Contains(out, name) {
 					t.Errorf("cold start output does not name %s:\n%s", name, out)
@@ -661,5 +664,22 @@ func (c *contract) config(t *testing.T) {
 				t.Errorf("cold start output echoes a configured value:\n%s", out)
 			}
 		})
+	}
+}
+
+// waitForOutput returns read() once it contains every one of want, or its
+// last value when timeout passes first.
+func waitForOutput(read func() string, want []string, timeout time.Duration) string {
+	deadline := time.Now().Add(timeout)
+	for {
+		out := read()
+		all := true
+		for _, w := range want {
+			all = all && strings.Contains(out, w)
+		}
+		if all || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
