@@ -33,14 +33,14 @@ while IFS=: read -r file name; do
 	ran=$((ran + 1))
 	start=$SECONDS
 	ok=0
-	for attempt in 1 2; do
+	for attempt in 1 2 3; do
 		if go test -run='^$' -fuzz="^${name}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
 			ok=1
 			break
 		fi
 		# A finding is written to testdata and is final. Anything else is the
 		# fuzzing engine itself failing (e.g. "context deadline exceeded" on
-		# an overloaded machine): try once more before calling it a failure.
+		# an overloaded machine, or the first run in a fresh clone): try again, up to three runs, before calling it a failure.
 		grep -q 'Failing input written to' "$log" && break
 		echo "fuzz: $name: engine error without a failing input; retrying" >&2
 	done
