@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // Client returns a client for the DynamoDB Local at AWS_ENDPOINT_URL_DYNAMODB

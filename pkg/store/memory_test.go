@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 func TestMemory(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/serverless-signin/signin/internal/dynamotest"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // BenchmarkMemoryPutState: a write (what /auth/login does) costs the same

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // clock is a settable time source shared by a store and its test.
