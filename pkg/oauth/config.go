@@ -56,7 +56,7 @@ type Config struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string   // may be empty where only AuthCodeURL is used (the login function)
-	Scopes       []string // nil: openid profile email
+	Scopes       []string // nil: openid profile email; must contain openid
 	Prompt       string   // "", login, consent, none, select_account
 
 	// Explicit endpoints take precedence over discovery, which takes
@@ -216,6 +216,11 @@ func (c *Config) check(n settingNames) []SettingError {
 			add(n.scopes, "must be scope tokens separated by spaces")
 			break
 		}
+	}
+	// Without openid the provider issues no ID token, so nothing about the
+	// user would be verified: refuse rather than fall back to plain OAuth.
+	if c.Scopes != nil && !slices.Contains(c.Scopes, "openid") {
+		add(n.scopes, "must contain openid")
 	}
 	if c.Prompt != "" && !slices.Contains(prompts, c.Prompt) {
 		add(n.prompt, "must be one of "+strings.Join(prompts, ", "))

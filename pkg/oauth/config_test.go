@@ -171,3 +171,36 @@ func TestConfigIsACopy(t *testing.T) {
 		t.Errorf("Config().Scopes[0] = %q after changing a copy; want openid", got)
 	}
 }
+
+// Without openid the provider sends no ID token and nothing would be
+// verified: such a configuration is refused, not run as plain OAuth 2.0.
+func TestScopesMustContainOpenID(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		scopes []string
+		ok     bool
+	}{
+		{"nil: the defaults", nil, true},
+		{"openid alone", []string{"openid"}, true},
+		{"openid among others", []string{"profile", "openid"}, true},
+		{"without openid", []string{"profile", "email"}, false},
+		{"empty", []string{}, false},
+		{"openid in another case", []string{"OpenID"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := oauth.NewClient(oauth.Config{Issuer: "https://id.example", ClientID: "c", Scopes: tt.scopes})
+			var ce *oauth.ConfigError
+			if tt.ok && err != nil {
+				t.Errorf("NewClient(Scopes %q) = %v; want nil", tt.scopes, err)
+			}
+			if !tt.ok && (!errors.As(err, &ce) || !ce.Has("Scopes")) {
+				t.Errorf("NewClient(Scopes %q) = %v; want a ConfigError naming Scopes", tt.scopes, err)
+			}
+		})
+	}
+	_, err := oauth.ConfigFromEnv(env(map[string]string{"OAUTH_ISSUER": "https://id.example", "OAUTH_CLIENT_ID": "c", "OAUTH_SCOPES": "profile email"}))
+	var ce *oauth.ConfigError
+	if !errors.As(err, &ce) || !ce.Has("OAUTH_SCOPES") {
+		t.Errorf("ConfigFromEnv(OAUTH_SCOPES without openid) = %v; want a ConfigError naming OAUTH_SCOPES", err)
+	}
+}

@@ -22,7 +22,7 @@ var (
 	// names another issuer than the configured one.
 	ErrIssuerMismatch = errors.New("oauth: issuer mismatch")
 	// ErrMissingIDToken: the token response has no id_token although the
-	// openid scope was requested.
+	// openid scope (always requested) asks for one.
 	ErrMissingIDToken = errors.New("oauth: token response has no ID token")
 	// ErrNoRefreshToken: Refresh was called with a token that has no
 	// refresh token; the user must sign in again.

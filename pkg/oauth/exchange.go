@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"golang.org/x/oauth2"
 )
@@ -58,24 +57,17 @@ func tokenError(err error, secrets ...string) error {
 	return &HTTPError{Endpoint: "token", Reason: "malformed token response"}
 }
 
-// SignIn completes a sign-in at the callback: Exchange, then (the openid
-// scope being requested) VerifyIDToken with the nonce sent, checking at_hash
-// when present, then UserInfo, whose sub must equal the ID token's.
+// SignIn completes a sign-in at the callback: Exchange, then VerifyIDToken
+// with the nonce sent, checking at_hash when present, then UserInfo, whose
+// sub must equal the ID token's. The openid scope is always requested, so a
+// token response without an ID token is an error (ErrMissingIDToken).
 func (c *Client) SignIn(ctx context.Context, code, verifier, redirectURI, nonce string) (*Token, *IDToken, *User, error) {
 	tok, err := c.Exchange(ctx, code, verifier, redirectURI)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	if tok.IDToken == "" {
-		if slices.Contains(c.cfg.Scopes, "openid") {
-			return nil, nil, nil, ErrMissingIDToken
-		}
-		// Plain OAuth 2.0: the user is whoever userinfo says.
-		user, err := c.userInfo(ctx, tok.AccessToken, "", false)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return tok, nil, user, nil
+		return nil, nil, nil, ErrMissingIDToken
 	}
 	idt, raw, err := c.verifyIDToken(ctx, tok.IDToken, nonce, true)
 	if err != nil {

@@ -27,10 +27,6 @@ type User struct {
 // Written by hand: oidc.Provider.UserInfo needs a Provider built by eager
 // discovery and does not check sub.
 func (c *Client) UserInfo(ctx context.Context, accessToken, subject string) (*User, error) {
-	return c.userInfo(ctx, accessToken, subject, true)
-}
-
-func (c *Client) userInfo(ctx context.Context, accessToken, subject string, checkSub bool) (*User, error) {
 	if accessToken == "" {
 		return nil, errors.New("oauth: userinfo: empty access token")
 	}
@@ -75,7 +71,7 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 	if u.Subject == "" {
 		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "response has no sub"})
 	}
-	if checkSub && u.Subject != subject {
+	if u.Subject != subject {
 		return nil, fmt.Errorf("%w: userinfo names another subject than the ID token", ErrSubjectMismatch)
 	}
 	return u, nil

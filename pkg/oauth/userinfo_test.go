@@ -216,20 +216,3 @@ func TestSignInErrors(t *testing.T) {
 		})
 	}
 }
-
-// Without the openid scope there is no ID token to require: the user is
-// whoever userinfo names.
-func TestSignInWithoutOpenID(t *testing.T) {
-	p := newProvider(t)
-	p.handle("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"access_token": "access-token-1", "token_type": "Bearer"})
-	})
-	c := p.client(func(cfg *oauth.Config) { cfg.Scopes = []string{"profile"} })
-	_, idt, user, err := c.SignIn(context.Background(), testCode, testVerifier, testRedirectURI, "nonce-1")
-	if err != nil {
-		t.Fatalf("SignIn() = %v; want nil", err)
-	}
-	if idt != nil || user.Subject != testSubject {
-		t.Errorf("SignIn() = ID token %v, user %+v; want no ID token and the userinfo user", idt, user)
-	}
-}
