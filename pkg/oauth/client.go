@@ -62,12 +62,12 @@ type endpoints struct {
 	discoveryErr                                   error                 // why this set is a fallback, if it is
 }
 
-// NewClient checks cfg and builds a Client. It does no network I/O: the
+// NewClient checks cfg (see Config.Validate) and builds a Client. It does no network I/O: the
 // discovery document and JWKS are fetched on first use, and never when the
 // configuration already answers what an operation needs.
 func NewClient(cfg Config) (*Client, error) {
-	if problems := cfg.check(fieldNames); len(problems) > 0 {
-		return nil, &ConfigError{Settings: problems}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	c := &Client{cfg: cfg.withDefaults(), hc: cfg.HTTPClient, now: cfg.Now, keys: map[string]*keySet{}}
 	if c.hc == nil {

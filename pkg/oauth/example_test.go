@@ -117,31 +117,6 @@ func Example() {
 	// then redirect to /end_session
 }
 
-func ExampleConfigFromEnv() {
-	env := map[string]string{ // os.Getenv in a real program
-		"OAUTH_ISSUER":    "https://id.example",
-		"OAUTH_CLIENT_ID": "my-app",
-		"OAUTH_PROMPT":    "sometimes",
-	}
-	_, err := oauth.ConfigFromEnv(func(k string) string { return env[k] })
-	fmt.Println(err)
-
-	env["OAUTH_PROMPT"] = "login"
-	cfg, err := oauth.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		log.Fatal(err)
-	}
-	cfg.ClientSecret = "from Secrets Manager"
-	client, err := oauth.NewClient(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(client.Config().Scopes, client.Config().Timeout)
-	// Output:
-	// oauth: invalid configuration: OAUTH_PROMPT must be one of login, consent, none, select_account
-	// [openid profile email] 5s
-}
-
 // With the authorize endpoint configured, starting a sign-in needs no
 // network at all: the login function stays one DynamoDB write.
 func ExampleClient_AuthCodeURL() {
