@@ -14,7 +14,6 @@ import (
 // Defaults applied by NewClient to zero Config fields.
 const (
 	DefaultTimeout      = 5 * time.Second
-	DefaultExpirySkew   = 60 * time.Second
 	DefaultClockSkew    = 60 * time.Second
 	DefaultDiscoveryTTL = time.Hour
 )
@@ -78,7 +77,6 @@ type Config struct {
 	HTTPClient   *http.Client     // nil: a client that does not follow redirects
 	Timeout      time.Duration    // per outbound call; 0: 5s
 	Now          func() time.Time // nil: time.Now
-	ExpirySkew   time.Duration    // Client.TokenExpired margin; 0: 60s
 	ClockSkew    time.Duration    // iat/nbf leeway (exp is strict); 0: 60s
 	DiscoveryTTL time.Duration    // 0: 1h
 
@@ -173,9 +171,6 @@ func (c *Config) check() []SettingError {
 	if c.Timeout < 0 {
 		add("Timeout", "must not be negative")
 	}
-	if c.ExpirySkew < 0 {
-		add("ExpirySkew", "must not be negative")
-	}
 	if c.ClockSkew < 0 {
 		add("ClockSkew", "must not be negative")
 	}
@@ -243,9 +238,6 @@ func (c Config) withDefaults() Config {
 	c.SigningAlgs = slices.Clone(c.SigningAlgs)
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
-	}
-	if c.ExpirySkew == 0 {
-		c.ExpirySkew = DefaultExpirySkew
 	}
 	if c.ClockSkew == 0 {
 		c.ClockSkew = DefaultClockSkew
