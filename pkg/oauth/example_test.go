@@ -85,10 +85,15 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	// GET /auth/callback: the state must be the one remembered (used once).
+	// GET /auth/callback: the state must be the one remembered (used once),
+	// and iss, when sent or required, the configured issuer (RFC 9207).
 	q := callback.Query()
 	if q.Get("state") != req.State {
 		log.Fatal("state mismatch")
+	}
+	if iss := q.Get("iss"); iss != "" && iss != client.Issuer() ||
+		iss == "" && client.IssParameterSupported(ctx) {
+		log.Fatal("iss mismatch")
 	}
 	res, err := client.SignIn(ctx, q.Get("code"), req)
 	if err != nil {
