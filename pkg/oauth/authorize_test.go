@@ -16,11 +16,14 @@ func TestAuthCodeURL(t *testing.T) {
 	p := newProvider(t)
 	c := p.client(func(cfg *oauth.Config) { cfg.Prompt = "login" })
 
-	r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
+	authURL, r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := url.Parse(r.URL)
+	if r.RedirectURI != testRedirectURI {
+		t.Errorf("AuthCodeURL() RedirectURI = %q; want %q", r.RedirectURI, testRedirectURI)
+	}
+	u, err := url.Parse(authURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +52,7 @@ func TestAuthCodeURLRandomness(t *testing.T) {
 	c := p.client()
 	seen := map[string]bool{}
 	for range 3 {
-		r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
+		_, r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,13 +71,13 @@ func TestAuthCodeURLRandomness(t *testing.T) {
 
 func TestAuthCodeURLWithoutPrompt(t *testing.T) {
 	p := newProvider(t)
-	r, err := p.client().AuthCodeURL(context.Background(), testRedirectURI)
+	authURL, _, err := p.client().AuthCodeURL(context.Background(), testRedirectURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(r.URL)
+	u, _ := url.Parse(authURL)
 	if u.Query().Has("prompt") {
-		t.Errorf("AuthCodeURL() = %s; want no prompt parameter", r.URL)
+		t.Errorf("AuthCodeURL() = %s; want no prompt parameter", authURL)
 	}
 }
 
@@ -100,19 +103,19 @@ func TestAuthCodeURLConfiguredEndpointMakesNoNetworkCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
+	authURL, r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(r.URL)
+	u, _ := url.Parse(authURL)
 	if u.Host != "id.example" || u.Path != "/authorize" || u.Query().Get("tenant") != "a" || u.Query().Get("state") != r.State {
-		t.Errorf("AuthCodeURL() = %s; want the configured endpoint with its query kept", r.URL)
+		t.Errorf("AuthCodeURL() = %s; want the configured endpoint with its query kept", authURL)
 	}
 }
 
 func TestAuthCodeURLRequiresRedirectURI(t *testing.T) {
 	p := newProvider(t)
-	if _, err := p.client().AuthCodeURL(context.Background(), ""); err == nil {
+	if _, _, err := p.client().AuthCodeURL(context.Background(), ""); err == nil {
 		t.Error("AuthCodeURL(\"\") = nil error; want an error")
 	}
 }

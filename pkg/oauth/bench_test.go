@@ -18,7 +18,7 @@ func BenchmarkAuthCodeURL(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.AuthCodeURL(ctx, testRedirectURI); err != nil {
+		if _, _, err := c.AuthCodeURL(ctx, testRedirectURI); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -46,6 +46,9 @@ const (
 	needRevoke
 	needEndSession
 	needKeys
+
+	// needSignIn is what SignIn, the callback's call, uses.
+	needSignIn = needToken | needKeys | needUserinfo
 )
 
 // endpoints is one resolved endpoint set with everything built from it,
@@ -59,15 +62,16 @@ type endpoints struct {
 	algs                                           []jose.SignatureAlgorithm
 	keys                                           *keySet               // nil when jwks is ""
 	verifier                                       *oidc.IDTokenVerifier // nil when jwks is ""
+	issParameter                                   bool                  // discovery promises iss on authorization responses
 	discoveryErr                                   error                 // why this set is a fallback, if it is
 }
 
-// NewClient checks cfg and builds a Client. It does no network I/O: the
+// NewClient checks cfg (see Config.Validate) and builds a Client. It does no network I/O: the
 // discovery document and JWKS are fetched on first use, and never when the
 // configuration already answers what an operation needs.
 func NewClient(cfg Config) (*Client, error) {
-	if problems := cfg.check(fieldNames); len(problems) > 0 {
-		return nil, &ConfigError{Settings: problems}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	c := &Client{cfg: cfg.withDefaults(), hc: cfg.HTTPClient, now: cfg.Now, keys: map[string]*keySet{}}
 	if c.hc == nil {
@@ -115,6 +119,26 @@ func (c *Client) Config() Config {
 	return cfg
 }
 
+// Issuer returns the configured issuer identifier: the one an iss
+// parameter on the callback must name (RFC 9207).
+func (c *Client) Issuer() string { return c.cfg.Issuer }
+
+// IssParameterSupported reports whether the provider promises an iss
+// parameter on every authorization response (RFC 9207 §3): the discovery
+// document advertises authorization_response_iss_parameter_supported: true.
+// A callback that gets no iss must then fail as if iss named another issuer.
+//
+// The document is the one SignIn uses, fetched and cached the same way, so
+// calling this before SignIn costs no extra round trip. It is false when
+// the configuration alone answers everything SignIn needs (no discovery),
+// and while discovery fails (SignIn then uses the issuer-derived
+// endpoints): in both cases only an iss naming another issuer can be
+// refused.
+func (c *Client) IssParameterSupported(ctx context.Context) bool {
+	eps, err := c.resolve(ctx, needSignIn)
+	return err == nil && eps.issParameter
+}
+
 // endpointsFrom merges, per value, the explicit configuration, the
 // discovery document m (nil: none) and the issuer-derived defaults.
 func (c *Client) endpointsFrom(m *metadata) *endpoints {
@@ -134,14 +158,15 @@ func (c *Client) endpointsFrom(m *metadata) *endpoints {
 		return ""
 	}
 	e := &endpoints{
-		issuer:     m.Issuer,
-		authorize:  pick(cf.AuthorizeURL, m.AuthorizationEndpoint, "/authorize"),
-		token:      pick(cf.TokenURL, m.TokenEndpoint, "/oauth/token"),
-		userinfo:   pick(cf.UserinfoURL, m.UserinfoEndpoint, "/userinfo"),
-		revoke:     pick(cf.RevokeURL, m.RevocationEndpoint, "/revoke"),
-		endSession: pick(cf.EndSessionURL, m.EndSessionEndpoint, "/end_session"),
-		jwks:       pick(cf.JWKSURL, m.JWKSURI, ""),
-		tokenAuth:  c.authStyle(m.TokenEndpointAuthMethods),
+		issuer:       m.Issuer,
+		authorize:    pick(cf.AuthorizeURL, m.AuthorizationEndpoint, "/authorize"),
+		token:        pick(cf.TokenURL, m.TokenEndpoint, "/oauth/token"),
+		userinfo:     pick(cf.UserinfoURL, m.UserinfoEndpoint, "/userinfo"),
+		revoke:       pick(cf.RevokeURL, m.RevocationEndpoint, "/revoke"),
+		endSession:   pick(cf.EndSessionURL, m.EndSessionEndpoint, "/end_session"),
+		jwks:         pick(cf.JWKSURL, m.JWKSURI, ""),
+		tokenAuth:    c.authStyle(m.TokenEndpointAuthMethods),
+		issParameter: bool(m.IssParameterSupported),
 	}
 	e.revokeAuth = e.tokenAuth
 	if len(m.RevocationEndpointAuthMethods) > 0 {

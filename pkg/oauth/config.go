@@ -14,7 +14,6 @@ import (
 // Defaults applied by NewClient to zero Config fields.
 const (
 	DefaultTimeout      = 5 * time.Second
-	DefaultExpirySkew   = 60 * time.Second
 	DefaultClockSkew    = 60 * time.Second
 	DefaultDiscoveryTTL = time.Hour
 )
@@ -56,7 +55,7 @@ type Config struct {
 	Issuer       string
 	ClientID     string
 	ClientSecret string   // may be empty where only AuthCodeURL is used (the login function)
-	Scopes       []string // nil: openid profile email
+	Scopes       []string // nil: openid profile email; must contain openid
 	Prompt       string   // "", login, consent, none, select_account
 
 	// Explicit endpoints take precedence over discovery, which takes
@@ -78,7 +77,6 @@ type Config struct {
 	HTTPClient   *http.Client     // nil: a client that does not follow redirects
 	Timeout      time.Duration    // per outbound call; 0: 5s
 	Now          func() time.Time // nil: time.Now
-	ExpirySkew   time.Duration    // Client.TokenExpired margin; 0: 60s
 	ClockSkew    time.Duration    // iat/nbf leeway (exp is strict); 0: 60s
 	DiscoveryTTL time.Duration    // 0: 1h
 
@@ -88,76 +86,18 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Environment variables read by ConfigFromEnv.
-const (
-	EnvIssuer          = "OAUTH_ISSUER"
-	EnvClientID        = "OAUTH_CLIENT_ID"
-	EnvClientSecret    = "OAUTH_CLIENT_SECRET"
-	EnvScopes          = "OAUTH_SCOPES"
-	EnvPrompt          = "OAUTH_PROMPT"
-	EnvAuthorizeURL    = "OAUTH_AUTHORIZE_URL"
-	EnvTokenURL        = "OAUTH_TOKEN_URL"
-	EnvUserinfoURL     = "OAUTH_USERINFO_URL"
-	EnvRevokeURL       = "OAUTH_REVOKE_URL"
-	EnvEndSessionURL   = "OAUTH_END_SESSION_URL"
-	EnvJWKSURL         = "OAUTH_JWKS_URL"
-	EnvTokenAuthMethod = "OAUTH_TOKEN_AUTH_METHOD" // client_secret_basic or client_secret_post; empty: auto
-	EnvTimeout         = "OAUTH_TIMEOUT"           // Go duration, e.g. 3s
-)
-
-// ConfigFromEnv reads the OAUTH_* variables through getenv (os.Getenv in
-// production). It reports every missing or invalid variable, by name, in one
-// *ConfigError. OAUTH_CLIENT_SECRET is optional here: in AWS it comes from
-// Secrets Manager or SSM and the caller sets Config.ClientSecret itself.
-func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
-	cfg := Config{
-		Issuer:        get(EnvIssuer),
-		ClientID:      get(EnvClientID),
-		ClientSecret:  get(EnvClientSecret), // a pasted secret often drags a newline along
-		Prompt:        get(EnvPrompt),
-		AuthorizeURL:  get(EnvAuthorizeURL),
-		TokenURL:      get(EnvTokenURL),
-		UserinfoURL:   get(EnvUserinfoURL),
-		RevokeURL:     get(EnvRevokeURL),
-		EndSessionURL: get(EnvEndSessionURL),
-		JWKSURL:       get(EnvJWKSURL),
-	}
-	if s := get(EnvScopes); s != "" {
-		cfg.Scopes = strings.Fields(s)
-	}
-	var problems []SettingError
-	switch m := get(EnvTokenAuthMethod); m {
-	case "":
-	case "client_secret_basic":
-		cfg.AuthStyle = AuthStyleBasic
-	case "client_secret_post":
-		cfg.AuthStyle = AuthStylePost
-	default:
-		problems = append(problems, SettingError{EnvTokenAuthMethod, "must be client_secret_basic or client_secret_post"})
-	}
-	if s := get(EnvTimeout); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			problems = append(problems, SettingError{EnvTimeout, "must be a positive duration such as 3s"})
-		}
-		cfg.Timeout = d
-	}
-	problems = append(problems, cfg.check(envNames)...)
-	if len(problems) > 0 {
-		return Config{}, &ConfigError{Settings: problems}
-	}
-	return cfg, nil
-}
-
 // SettingError is one missing or invalid setting. Values are never echoed:
 // a misplaced secret must not reach the logs.
 type SettingError struct {
-	Name   string // the variable (OAUTH_ISSUER) or the Config field (Issuer)
+	// Name is the Config field (Issuer, Scopes). Code that reads the
+	// settings from elsewhere renames it to what the operator set (the
+	// environment variable OAUTH_ISSUER, say) before reporting it.
+	Name   string
 	Reason string
 }
 
-// ConfigError lists every problem of a configuration.
+// ConfigError lists every problem of a configuration, as Validate and
+// NewClient report it.
 type ConfigError struct {
 	Settings []SettingError
 }
@@ -175,54 +115,48 @@ func (e *ConfigError) Has(name string) bool {
 	return slices.ContainsFunc(e.Settings, func(s SettingError) bool { return s.Name == name })
 }
 
-// Names under which check reports problems: environment variables for
-// ConfigFromEnv, Go fields for NewClient.
-type settingNames struct {
-	issuer, clientID, scopes, prompt, timeout                     string
-	authorize, token, userinfo, revoke, endSession, jwks, authSty string
-}
-
-var (
-	envNames = settingNames{
-		issuer: EnvIssuer, clientID: EnvClientID, scopes: EnvScopes, prompt: EnvPrompt, timeout: EnvTimeout,
-		authorize: EnvAuthorizeURL, token: EnvTokenURL, userinfo: EnvUserinfoURL, revoke: EnvRevokeURL,
-		endSession: EnvEndSessionURL, jwks: EnvJWKSURL, authSty: EnvTokenAuthMethod,
-	}
-	fieldNames = settingNames{
-		issuer: "Issuer", clientID: "ClientID", scopes: "Scopes", prompt: "Prompt", timeout: "Timeout",
-		authorize: "AuthorizeURL", token: "TokenURL", userinfo: "UserinfoURL", revoke: "RevokeURL",
-		endSession: "EndSessionURL", jwks: "JWKSURL", authSty: "AuthStyle",
-	}
-)
-
 var prompts = []string{"login", "consent", "none", "select_account"}
 
-func (c *Config) check(n settingNames) []SettingError {
+// Validate checks c as NewClient does, with no network I/O. It returns nil
+// or a *ConfigError naming every bad field. ClientSecret may be empty: in
+// AWS it is read from a secret store after the rest is known to be good.
+func (c Config) Validate() error {
+	if p := c.check(); len(p) > 0 {
+		return &ConfigError{Settings: p}
+	}
+	return nil
+}
+
+func (c *Config) check() []SettingError {
 	var p []SettingError
 	add := func(name, reason string) { p = append(p, SettingError{name, reason}) }
 
 	if c.Issuer == "" {
-		add(n.issuer, "is required")
+		add("Issuer", "is required")
 	} else if reason := checkURL(c.Issuer); reason != "" {
-		add(n.issuer, reason)
+		add("Issuer", reason)
 	} else if u, _ := url.Parse(c.Issuer); u.RawQuery != "" || u.Fragment != "" {
-		add(n.issuer, "must have no query or fragment")
+		add("Issuer", "must have no query or fragment")
 	}
 	if c.ClientID == "" {
-		add(n.clientID, "is required")
+		add("ClientID", "is required")
 	}
-	for _, s := range c.Scopes {
-		if !validScope(s) {
-			add(n.scopes, "must be scope tokens separated by spaces")
-			break
+	if !slices.ContainsFunc(c.Scopes, func(s string) bool { return !validScope(s) }) {
+		// Without openid the provider issues no ID token, so nothing about
+		// the user would be verified: refuse rather than fall back to plain
+		// OAuth 2.0.
+		if c.Scopes != nil && !slices.Contains(c.Scopes, "openid") {
+			add("Scopes", "must contain openid")
 		}
+	} else {
+		add("Scopes", "must be scope tokens separated by spaces")
 	}
 	if c.Prompt != "" && !slices.Contains(prompts, c.Prompt) {
-		add(n.prompt, "must be one of "+strings.Join(prompts, ", "))
+		add("Prompt", "must be one of "+strings.Join(prompts, ", "))
 	}
 	for _, e := range []struct{ name, value string }{
-		{n.authorize, c.AuthorizeURL}, {n.token, c.TokenURL}, {n.userinfo, c.UserinfoURL},
-		{n.revoke, c.RevokeURL}, {n.endSession, c.EndSessionURL}, {n.jwks, c.JWKSURL},
+		{"AuthorizeURL", c.AuthorizeURL}, {"TokenURL", c.TokenURL}, {"UserinfoURL", c.UserinfoURL},
+		{"RevokeURL", c.RevokeURL}, {"EndSessionURL", c.EndSessionURL}, {"JWKSURL", c.JWKSURL},
 	} {
 		if e.value == "" {
 			continue
@@ -232,14 +166,10 @@ func (c *Config) check(n settingNames) []SettingError {
 		}
 	}
 	if c.AuthStyle < AuthStyleAuto || c.AuthStyle > AuthStylePost {
-		add(n.authSty, "is not a known AuthStyle")
+		add("AuthStyle", "is not a known AuthStyle")
 	}
 	if c.Timeout < 0 {
-		add(n.timeout, "must not be negative")
-	}
-	// The remaining fields exist only in code.
-	if c.ExpirySkew < 0 {
-		add("ExpirySkew", "must not be negative")
+		add("Timeout", "must not be negative")
 	}
 	if c.ClockSkew < 0 {
 		add("ClockSkew", "must not be negative")
@@ -308,9 +238,6 @@ func (c Config) withDefaults() Config {
 	c.SigningAlgs = slices.Clone(c.SigningAlgs)
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
-	}
-	if c.ExpirySkew == 0 {
-		c.ExpirySkew = DefaultExpirySkew
 	}
 	if c.ClockSkew == 0 {
 		c.ClockSkew = DefaultClockSkew

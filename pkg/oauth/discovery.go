@@ -33,6 +33,18 @@ type metadata struct {
 	TokenEndpointAuthMethods      []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethods []string `json:"revocation_endpoint_auth_methods_supported"`
 	IDTokenSigningAlgs            []string `json:"id_token_signing_alg_values_supported"`
+	// RFC 9207 §3: the provider sends iss on every authorization response.
+	IssParameterSupported jsonTrue `json:"authorization_response_iss_parameter_supported"`
+}
+
+// jsonTrue is true only for the JSON literal true. Any other value reads as
+// false rather than failing the whole document: a provider's odd "true"
+// must not cost the client its endpoints.
+type jsonTrue bool
+
+func (t *jsonTrue) UnmarshalJSON(b []byte) error {
+	*t = string(b) == "true"
+	return nil
 }
 
 func (m *metadata) equal(o *metadata) bool {
@@ -42,7 +54,8 @@ func (m *metadata) equal(o *metadata) bool {
 		m.JWKSURI == o.JWKSURI &&
 		slices.Equal(m.TokenEndpointAuthMethods, o.TokenEndpointAuthMethods) &&
 		slices.Equal(m.RevocationEndpointAuthMethods, o.RevocationEndpointAuthMethods) &&
-		slices.Equal(m.IDTokenSigningAlgs, o.IDTokenSigningAlgs)
+		slices.Equal(m.IDTokenSigningAlgs, o.IDTokenSigningAlgs) &&
+		m.IssParameterSupported == o.IssParameterSupported
 }
 
 // discovery caches the provider metadata, and the endpoints built from it,

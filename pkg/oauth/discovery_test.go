@@ -35,7 +35,7 @@ func TestDiscoveryFetchedOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			if _, err := c.AuthCodeURL(ctx, testRedirectURI); err != nil {
+			if _, _, err := c.AuthCodeURL(ctx, testRedirectURI); err != nil {
 				t.Errorf("AuthCodeURL() = %v", err)
 			}
 		})
@@ -44,7 +44,7 @@ func TestDiscoveryFetchedOnce(t *testing.T) {
 	if _, err := c.EndSessionURL(ctx, "", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, _, err := c.SignIn(ctx, testCode, testVerifier, testRedirectURI, "nonce-1"); err != nil {
+	if _, err := c.SignIn(ctx, testCode, testReq); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Revoke(ctx, "refresh-token-1", "refresh_token"); err != nil {
@@ -73,9 +73,9 @@ func TestDiscoveryIssuerMismatch(t *testing.T) {
 	p.setMeta("issuer", "https://evil.example")
 	c := p.client()
 
-	r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
+	authURL, _, err := c.AuthCodeURL(context.Background(), testRedirectURI)
 	if !errors.Is(err, oauth.ErrIssuerMismatch) {
-		t.Fatalf("AuthCodeURL() = %+v, %v; want ErrIssuerMismatch and no fallback", r, err)
+		t.Fatalf("AuthCodeURL() = %q, %v; want ErrIssuerMismatch and no fallback", authURL, err)
 	}
 	if _, err := c.VerifyIDToken(context.Background(), p.sign(p.claims(nil)), "nonce-1"); !errors.Is(err, oauth.ErrIssuerMismatch) {
 		t.Fatalf("VerifyIDToken() = %v; want ErrIssuerMismatch", err)
@@ -104,11 +104,11 @@ func TestDiscoveryFailure(t *testing.T) {
 	c := p.client()
 	ctx := context.Background()
 	authorizeEndpoint := func() string {
-		r, err := c.AuthCodeURL(ctx, testRedirectURI)
+		authURL, _, err := c.AuthCodeURL(ctx, testRedirectURI)
 		if err != nil {
 			t.Fatalf("AuthCodeURL() = %v; want the fallback, not an error", err)
 		}
-		return endpointOf(t, r.URL)
+		return endpointOf(t, authURL)
 	}
 
 	if got, want := authorizeEndpoint(), p.Issuer+"/authorize"; got != want {
@@ -143,11 +143,11 @@ func TestDiscoveryHangingFallsBackWithinTimeout(t *testing.T) {
 	})
 	c := p.client(func(cfg *oauth.Config) { cfg.Timeout = 50 * time.Millisecond })
 
-	r, err := c.AuthCodeURL(context.Background(), testRedirectURI)
+	authURL, _, err := c.AuthCodeURL(context.Background(), testRedirectURI)
 	if err != nil {
 		t.Fatalf("AuthCodeURL() with discovery hanging = %v; want the fallback", err)
 	}
-	if got, want := endpointOf(t, r.URL), p.Issuer+"/authorize"; got != want {
+	if got, want := endpointOf(t, authURL), p.Issuer+"/authorize"; got != want {
 		t.Errorf("AuthCodeURL() = %s; want %s", got, want)
 	}
 }
@@ -156,7 +156,7 @@ func TestDiscoveryCanceledContext(t *testing.T) {
 	p := newProvider(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := p.client().AuthCodeURL(ctx, testRedirectURI); !errors.Is(err, context.Canceled) {
+	if _, _, err := p.client().AuthCodeURL(ctx, testRedirectURI); !errors.Is(err, context.Canceled) {
 		t.Fatalf("AuthCodeURL(canceled) = %v; want context.Canceled", err)
 	}
 }
@@ -164,12 +164,12 @@ func TestDiscoveryCanceledContext(t *testing.T) {
 func TestDiscoveryRejectsInsecureEndpoints(t *testing.T) {
 	p := newProvider(t)
 	p.setMeta("token_endpoint", "http://tokens.example/token") // plain http off loopback
-	r, err := p.client().AuthCodeURL(context.Background(), testRedirectURI)
+	authURL, _, err := p.client().AuthCodeURL(context.Background(), testRedirectURI)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The document is refused as a whole: the issuer-derived default is used.
-	if got, want := endpointOf(t, r.URL), p.Issuer+"/authorize"; got != want {
+	if got, want := endpointOf(t, authURL), p.Issuer+"/authorize"; got != want {
 		t.Errorf("AuthCodeURL() = %s; want the fallback %s", got, want)
 	}
 }
@@ -207,11 +207,11 @@ func TestEndpointPrecedence(t *testing.T) {
 			p.handle(wantToken, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, p.tokenResponse(nil)) })
 			ctx := context.Background()
 
-			r, err := c.AuthCodeURL(ctx, testRedirectURI)
+			authURL, _, err := c.AuthCodeURL(ctx, testRedirectURI)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := endpointOf(t, r.URL); got != p.Issuer+wantAuthorize {
+			if got := endpointOf(t, authURL); got != p.Issuer+wantAuthorize {
 				t.Errorf("authorize endpoint = %s; want %s", got, p.Issuer+wantAuthorize)
 			}
 			es, err := c.EndSessionURL(ctx, "", "", "")
@@ -221,7 +221,7 @@ func TestEndpointPrecedence(t *testing.T) {
 			if got := endpointOf(t, es); got != p.Issuer+wantEndSession {
 				t.Errorf("end-session endpoint = %s; want %s", got, p.Issuer+wantEndSession)
 			}
-			if _, err := c.Exchange(ctx, testCode, testVerifier, testRedirectURI); err != nil {
+			if _, err := c.Exchange(ctx, testCode, testReq); err != nil {
 				t.Fatalf("Exchange() = %v", err)
 			}
 			if n := p.count(wantToken); n != 1 {
@@ -237,7 +237,7 @@ func TestIssuerWithTrailingSlash(t *testing.T) {
 	c := p.client(func(cfg *oauth.Config) { cfg.Issuer = p.Issuer + "/" })
 	ctx := context.Background()
 
-	if _, err := c.AuthCodeURL(ctx, testRedirectURI); err != nil {
+	if _, _, err := c.AuthCodeURL(ctx, testRedirectURI); err != nil {
 		t.Fatalf("AuthCodeURL() = %v; want nil", err)
 	}
 	if n := p.count(discoveryPath); n != 1 {
@@ -250,7 +250,7 @@ func TestIssuerWithTrailingSlash(t *testing.T) {
 	// Issuer-derived defaults have no double slash either.
 	p.handle(discoveryPath, func(w http.ResponseWriter, r *http.Request) { http.NotFound(w, r) })
 	c = p.client(func(cfg *oauth.Config) { cfg.Issuer = p.Issuer + "/" })
-	r, err := c.AuthCodeURL(ctx, testRedirectURI)
+	authURL, _, err := c.AuthCodeURL(ctx, testRedirectURI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,12 +258,12 @@ func TestIssuerWithTrailingSlash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, got := range []string{endpointOf(t, r.URL), endpointOf(t, es)} {
+	for _, got := range []string{endpointOf(t, authURL), endpointOf(t, es)} {
 		if strings.Contains(strings.TrimPrefix(got, "http://"), "//") {
 			t.Errorf("endpoint %s has a double slash", got)
 		}
 	}
-	if got := endpointOf(t, r.URL); got != p.Issuer+"/authorize" {
+	if got := endpointOf(t, authURL); got != p.Issuer+"/authorize" {
 		t.Errorf("authorize endpoint = %s; want %s", got, p.Issuer+"/authorize")
 	}
 	if n := p.count(discoveryPath); n != 2 {
@@ -283,7 +283,7 @@ func TestDiscoveryFailureIsLogged(t *testing.T) {
 	}), nil))
 	c := p.client(func(cfg *oauth.Config) { cfg.Logger = logger })
 
-	if _, err := c.AuthCodeURL(context.Background(), testRedirectURI); err != nil {
+	if _, _, err := c.AuthCodeURL(context.Background(), testRedirectURI); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

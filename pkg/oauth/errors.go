@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // Conditions callers branch on (check with errors.Is).
@@ -22,11 +24,12 @@ var (
 	// names another issuer than the configured one.
 	ErrIssuerMismatch = errors.New("oauth: issuer mismatch")
 	// ErrMissingIDToken: the token response has no id_token although the
-	// openid scope was requested.
+	// openid scope (always requested) asks for one.
 	ErrMissingIDToken = errors.New("oauth: token response has no ID token")
 	// ErrNoRefreshToken: Refresh was called with a token that has no
-	// refresh token; the user must sign in again.
-	ErrNoRefreshToken = errors.New("oauth: no refresh token")
+	// refresh token; the user must sign in again. It is a kind of
+	// signin.ErrGrantEnded: errors.Is matches both.
+	ErrNoRefreshToken error = &subKind{"oauth: no refresh token", signin.ErrGrantEnded}
 )
 
 // subKind is a sentinel that is also a kind of a broader one.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // A provider's §5.2 error may echo what it was sent; our errors go to logs,
@@ -50,11 +51,11 @@ func TestErrorResponseRedactsEchoedSecrets(t *testing.T) {
 		endpoint string
 	}{
 		{"exchange", "/oauth/token", func(c *oauth.Client) error {
-			_, err := c.Exchange(context.Background(), testCode, testVerifier, testRedirectURI)
+			_, err := c.Exchange(context.Background(), testCode, testReq)
 			return err
 		}, "token"},
 		{"refresh", "/oauth/token", func(c *oauth.Client) error {
-			_, err := c.Refresh(context.Background(), &oauth.Token{AccessToken: accessToken, RefreshToken: refreshToken})
+			_, err := c.Refresh(context.Background(), signin.Token{AccessToken: accessToken, RefreshToken: refreshToken})
 			return err
 		}, "token"},
 		{"userinfo", "/userinfo", func(c *oauth.Client) error {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 const exampleRedirectURI = "http://127.0.0.1:9/auth/callback"
@@ -33,21 +34,21 @@ func startExample() (*devprovider.Provider, *oauth.Client) {
 	return p, client
 }
 
-// signInExample runs the browser part of a sign-in and returns the token.
-func signInExample(ctx context.Context, client *oauth.Client) *oauth.Token {
-	req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
+// signInExample runs the browser part of a sign-in and returns its result.
+func signInExample(ctx context.Context, client *oauth.Client) signin.Result {
+	authURL, req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
 	if err != nil {
 		log.Fatal(err)
 	}
-	callback, err := devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	callback, err := devprovider.Authorize(ctx, nil, authURL, "demo", "demo")
 	if err != nil {
 		log.Fatal(err)
 	}
-	tok, _, _, err := client.SignIn(ctx, callback.Query().Get("code"), req.Verifier, exampleRedirectURI, req.Nonce)
+	res, err := client.SignIn(ctx, callback.Query().Get("code"), req)
 	if err != nil {
 		log.Fatal(err)
 	}
-	return tok
+	return res
 }
 
 // The whole flow of a confidential web app: start the sign-in, complete it
@@ -71,33 +72,41 @@ func Example() {
 	}
 	ctx := context.Background()
 
-	// GET /auth/login: keep State, Nonce and Verifier server-side, bound to
-	// the browser, and redirect it to req.URL.
-	req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
+	// GET /auth/login: keep req (state, nonce, PKCE verifier, redirect URI)
+	// server-side, bound to the browser, and redirect it to authURL.
+	authURL, req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	// The user signs in at the provider, which redirects the browser back.
-	callback, err := devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	callback, err := devprovider.Authorize(ctx, nil, authURL, "demo", "demo")
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	// GET /auth/callback: the state must be the one remembered (used once).
+	// GET /auth/callback: the state must be the one remembered (used once),
+	// and iss, when sent or required, the configured issuer (RFC 9207).
 	q := callback.Query()
 	if q.Get("state") != req.State {
 		log.Fatal("state mismatch")
 	}
-	tok, idToken, user, err := client.SignIn(ctx, q.Get("code"), req.Verifier, exampleRedirectURI, req.Nonce)
+	if iss := q.Get("iss"); iss != "" && iss != client.Issuer() ||
+		iss == "" && client.IssParameterSupported(ctx) {
+		log.Fatal("iss mismatch")
+	}
+	res, err := client.SignIn(ctx, q.Get("code"), req)
 	if err != nil {
 		log.Fatal(err) // log it; show the user a generic error
 	}
-	fmt.Println("signed in:", idToken.Subject, user.Email)
+	fmt.Println("signed in:", res.User.Subject, res.User.Email)
 
 	// Later, before calling an API for the user.
-	if client.TokenExpired(tok) {
-		if tok, err = client.Refresh(ctx, tok); err != nil {
+	tok := res.Token
+	if !tok.Usable(time.Now(), time.Minute) {
+		if tok, err = client.Refresh(ctx, tok); errors.Is(err, signin.ErrGrantEnded) {
+			log.Fatal("sign in again")
+		} else if err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -117,31 +126,6 @@ func Example() {
 	// then redirect to /end_session
 }
 
-func ExampleConfigFromEnv() {
-	env := map[string]string{ // os.Getenv in a real program
-		"OAUTH_ISSUER":    "https://id.example",
-		"OAUTH_CLIENT_ID": "my-app",
-		"OAUTH_PROMPT":    "sometimes",
-	}
-	_, err := oauth.ConfigFromEnv(func(k string) string { return env[k] })
-	fmt.Println(err)
-
-	env["OAUTH_PROMPT"] = "login"
-	cfg, err := oauth.ConfigFromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		log.Fatal(err)
-	}
-	cfg.ClientSecret = "from Secrets Manager"
-	client, err := oauth.NewClient(cfg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(client.Config().Scopes, client.Config().Timeout)
-	// Output:
-	// oauth: invalid configuration: OAUTH_PROMPT must be one of login, consent, none, select_account
-	// [openid profile email] 5s
-}
-
 // With the authorize endpoint configured, starting a sign-in needs no
 // network at all: the login function stays one DynamoDB write.
 func ExampleClient_AuthCodeURL() {
@@ -154,11 +138,11 @@ func ExampleClient_AuthCodeURL() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	req, err := client.AuthCodeURL(context.Background(), "https://app.example/auth/callback")
+	authURL, req, err := client.AuthCodeURL(context.Background(), "https://app.example/auth/callback")
 	if err != nil {
 		log.Fatal(err)
 	}
-	u, _ := url.Parse(req.URL)
+	u, _ := url.Parse(authURL)
 	q := u.Query()
 	fmt.Println(u.Host + u.Path)
 	for _, k := range []string{"response_type", "client_id", "redirect_uri", "scope", "prompt", "code_challenge_method"} {
@@ -181,26 +165,27 @@ func ExampleClient_SignIn() {
 	defer p.Close()
 	ctx := context.Background()
 
-	req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
+	authURL, req, err := client.AuthCodeURL(ctx, exampleRedirectURI)
 	if err != nil {
 		log.Fatal(err)
 	}
-	callback, err := devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
+	callback, err := devprovider.Authorize(ctx, nil, authURL, "demo", "demo")
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Exchange (with the PKCE verifier), ID token verification (with the
-	// nonce) and userinfo (same sub) in one call.
-	tok, idToken, user, err := client.SignIn(ctx, callback.Query().Get("code"), req.Verifier, exampleRedirectURI, req.Nonce)
+	// Exchange (with the PKCE verifier and redirect URI), ID token
+	// verification (with the nonce) and userinfo (same sub) in one call.
+	res, err := client.SignIn(ctx, callback.Query().Get("code"), req)
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(idToken.Subject, user.Name, user.EmailVerified, tok.RefreshToken != "")
+	fmt.Println(res.User.Subject, res.User.Name, res.Issuer == p.Issuer(), res.Token.RefreshToken != "")
 
 	// The wrong nonce (another browser's sign-in) is refused.
-	req, _ = client.AuthCodeURL(ctx, exampleRedirectURI)
-	callback, _ = devprovider.Authorize(ctx, nil, req.URL, "demo", "demo")
-	_, _, _, err = client.SignIn(ctx, callback.Query().Get("code"), req.Verifier, exampleRedirectURI, "not-this-one")
+	authURL, req, _ = client.AuthCodeURL(ctx, exampleRedirectURI)
+	callback, _ = devprovider.Authorize(ctx, nil, authURL, "demo", "demo")
+	req.Nonce = "not-this-one"
+	_, err = client.SignIn(ctx, callback.Query().Get("code"), req)
 	fmt.Println(errors.Is(err, oauth.ErrNonceMismatch), errors.Is(err, oauth.ErrInvalidIDToken))
 	// Output:
 	// demo-user-0001 Demo User true true
@@ -211,7 +196,7 @@ func ExampleClient_Refresh() {
 	p, client := startExample()
 	defer p.Close()
 	ctx := context.Background()
-	tok := signInExample(ctx, client)
+	tok := signInExample(ctx, client).Token
 
 	fresh, err := client.Refresh(ctx, tok)
 	if err != nil {
@@ -224,10 +209,10 @@ func ExampleClient_Refresh() {
 		log.Fatal(err)
 	}
 	_, err = client.Refresh(ctx, fresh)
-	fmt.Println(oauth.IsInvalidGrant(err))
+	fmt.Println(errors.Is(err, signin.ErrGrantEnded), oauth.IsInvalidGrant(err))
 	// Output:
 	// true true
-	// true
+	// true true
 }
 
 func ExampleClient_EndSessionURL() {
@@ -248,23 +233,33 @@ func ExampleClient_EndSessionURL() {
 	// https://id.example/end_session?client_id=my-app&id_token_hint=eyJ.id.token&post_logout_redirect_uri=https%3A%2F%2Fapp.example%2F&state=xyz
 }
 
-func ExampleToken_Expired() {
-	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	tok := &oauth.Token{AccessToken: "…", Expiry: now.Add(45 * time.Second)}
-	fmt.Println(tok.Expired(now, 0), tok.Expired(now, time.Minute))
+// The /api/profile of an app: what userinfo says about the signed-in user,
+// beyond the subject, email and name the session keeps.
+func ExampleClient_UserInfo() {
+	p, client := startExample()
+	defer p.Close()
+	ctx := context.Background()
+	res := signInExample(ctx, client)
 
-	forever := &oauth.Token{AccessToken: "…"} // no expires_in
-	fmt.Println(forever.Expired(now, time.Minute))
+	info, err := client.UserInfo(ctx, res.Token.AccessToken, res.User.Subject)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(info.Subject, info.Email, info.EmailVerified, info.Claims["email"])
+
+	// An access token that is not the signed-in user's is refused.
+	_, err = client.UserInfo(ctx, res.Token.AccessToken, "someone-else")
+	fmt.Println(errors.Is(err, oauth.ErrSubjectMismatch))
 	// Output:
-	// false true
-	// false
+	// demo-user-0001 demo@example.com true demo@example.com
+	// true
 }
 
 func ExampleErrorResponse() {
 	p, client := startExample()
 	defer p.Close()
 
-	_, err := client.Refresh(context.Background(), &oauth.Token{RefreshToken: "made-up"})
+	_, err := client.Refresh(context.Background(), signin.Token{RefreshToken: "made-up"})
 	var er *oauth.ErrorResponse
 	if errors.As(err, &er) {
 		fmt.Println(er.Endpoint, er.Code, oauth.IsInvalidGrant(err))

@@ -4,33 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"golang.org/x/oauth2"
+
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // Exchange trades an authorization code for tokens (RFC 6749 §4.1.3 with the
-// PKCE verifier of RFC 7636), authenticating as the client. The redirect URI
-// must be exactly the one sent in the authorization request.
-func (c *Client) Exchange(ctx context.Context, code, verifier, redirectURI string) (*Token, error) {
+// PKCE verifier of RFC 7636), authenticating as the client. From req it
+// sends the Verifier and the RedirectURI, which must be exactly the one of
+// the authorization request. Exchange does NOT verify the ID token: SignIn
+// does, and is what a callback calls.
+func (c *Client) Exchange(ctx context.Context, code string, req signin.AuthRequest) (signin.Token, error) {
 	switch {
 	case code == "":
-		return nil, errors.New("oauth: exchange code: empty code")
-	case verifier == "":
-		return nil, errors.New("oauth: exchange code: empty PKCE verifier")
+		return signin.Token{}, errors.New("oauth: exchange code: empty code")
+	case req.Verifier == "":
+		return signin.Token{}, errors.New("oauth: exchange code: empty PKCE verifier")
+	case req.RedirectURI == "":
+		return signin.Token{}, errors.New("oauth: exchange code: empty redirect URI")
 	}
 	eps, err := c.resolve(ctx, needToken)
 	if err != nil {
-		return nil, opError("exchange code", err)
+		return signin.Token{}, opError("exchange code", err)
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	start := c.now()
 	tok, err := eps.oauth2.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.hc), code,
-		oauth2.VerifierOption(verifier),
-		oauth2.SetAuthURLParam("redirect_uri", redirectURI))
+		oauth2.VerifierOption(req.Verifier),
+		oauth2.SetAuthURLParam("redirect_uri", req.RedirectURI))
 	if err != nil {
-		return nil, fmt.Errorf("oauth: exchange code: %w", tokenError(err, code, verifier, c.cfg.ClientSecret))
+		return signin.Token{}, fmt.Errorf("oauth: exchange code: %w", tokenError(err, code, req.Verifier, c.cfg.ClientSecret))
 	}
 	return newToken(tok, start), nil
 }
@@ -58,37 +63,45 @@ func tokenError(err error, secrets ...string) error {
 	return &HTTPError{Endpoint: "token", Reason: "malformed token response"}
 }
 
-// SignIn completes a sign-in at the callback: Exchange, then (the openid
-// scope being requested) VerifyIDToken with the nonce sent, checking at_hash
-// when present, then UserInfo, whose sub must equal the ID token's.
-func (c *Client) SignIn(ctx context.Context, code, verifier, redirectURI, nonce string) (*Token, *IDToken, *User, error) {
-	tok, err := c.Exchange(ctx, code, verifier, redirectURI)
+// SignIn completes a sign-in at the callback, with the code the provider
+// sent and the req that AuthCodeURL returned: Exchange, then VerifyIDToken
+// with req.Nonce, checking at_hash when present, then UserInfo, whose sub
+// must equal the ID token's. The openid scope is always requested, so a
+// token response without an ID token is an error (ErrMissingIDToken).
+//
+// Result.User comes from userinfo, an empty email or name filled from the
+// ID token's claims; Result.Issuer is the ID token's iss.
+//
+// Round trips: token + userinfo, plus discovery and the JWKS when not
+// cached. The caller checks the state (and the iss parameter, see
+// IssParameterSupported) before calling.
+func (c *Client) SignIn(ctx context.Context, code string, req signin.AuthRequest) (signin.Result, error) {
+	tok, err := c.Exchange(ctx, code, req)
 	if err != nil {
-		return nil, nil, nil, err
+		return signin.Result{}, err
 	}
 	if tok.IDToken == "" {
-		if slices.Contains(c.cfg.Scopes, "openid") {
-			return nil, nil, nil, ErrMissingIDToken
-		}
-		// Plain OAuth 2.0: the user is whoever userinfo says.
-		user, err := c.userInfo(ctx, tok.AccessToken, "", false)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		return tok, nil, user, nil
+		return signin.Result{}, ErrMissingIDToken
 	}
-	idt, raw, err := c.verifyIDToken(ctx, tok.IDToken, nonce, true)
+	idt, raw, err := c.verifyIDToken(ctx, tok.IDToken, req.Nonce, true)
 	if err != nil {
-		return nil, nil, nil, err
+		return signin.Result{}, err
 	}
 	if raw.AccessTokenHash != "" {
 		if err := raw.VerifyAccessToken(tok.AccessToken); err != nil {
-			return nil, nil, nil, fmt.Errorf("%w: at_hash does not match the access token", ErrInvalidIDToken)
+			return signin.Result{}, fmt.Errorf("%w: at_hash does not match the access token", ErrInvalidIDToken)
 		}
 	}
-	user, err := c.UserInfo(ctx, tok.AccessToken, idt.Subject)
+	info, err := c.UserInfo(ctx, tok.AccessToken, idt.Subject)
 	if err != nil {
-		return nil, nil, nil, err
+		return signin.Result{}, err
 	}
-	return tok, idt, user, nil
+	user := info.User
+	if user.Email == "" {
+		user.Email, _ = idt.Claims["email"].(string)
+	}
+	if user.Name == "" {
+		user.Name, _ = idt.Claims["name"].(string)
+	}
+	return signin.Result{Issuer: idt.Issuer, User: user, Token: tok}, nil
 }

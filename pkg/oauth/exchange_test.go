@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 const (
@@ -57,7 +58,7 @@ func TestExchangeClientAuth(t *testing.T) {
 			}
 			c := p.client(func(cfg *oauth.Config) { cfg.AuthStyle = tt.style })
 
-			if _, err := c.Exchange(context.Background(), testCode, testVerifier, testRedirectURI); err != nil {
+			if _, err := c.Exchange(context.Background(), testCode, testReq); err != nil {
 				t.Fatalf("Exchange() = %v; want nil", err)
 			}
 			got := p.last("/oauth/token")
@@ -87,7 +88,7 @@ func TestExchangeBasicAuthEncoding(t *testing.T) {
 	p.handle("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, 200, map[string]any{"access_token": "a", "token_type": "Bearer"})
 	})
-	if _, err := c.Exchange(context.Background(), testCode, testVerifier, testRedirectURI); err != nil {
+	if _, err := c.Exchange(context.Background(), testCode, testReq); err != nil {
 		t.Fatal(err)
 	}
 	if got, want := p.last("/oauth/token").Header.Get("Authorization"), basicAuth("id:with space", "p@ss:wörd"); got != want {
@@ -101,11 +102,11 @@ func TestExchangeToken(t *testing.T) {
 	res := p.tokenResponse(nil)
 	p.handle("/oauth/token", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, res) })
 
-	got, err := c.Exchange(context.Background(), testCode, testVerifier, testRedirectURI)
+	got, err := c.Exchange(context.Background(), testCode, testReq)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &oauth.Token{
+	want := signin.Token{
 		AccessToken:  "access-token-1",
 		TokenType:    "Bearer",
 		RefreshToken: "refresh-token-1",
@@ -235,7 +236,7 @@ func TestExchangeErrors(t *testing.T) {
 				w.WriteHeader(tt.status)
 				w.Write([]byte(tt.body))
 			})
-			tok, err := c.Exchange(context.Background(), testCode, testVerifier, testRedirectURI)
+			tok, err := c.Exchange(context.Background(), testCode, testReq)
 			if err == nil {
 				t.Fatalf("Exchange() = %+v; want an error", tok)
 			}
@@ -265,7 +266,7 @@ func TestExchangeTimeout(t *testing.T) {
 	})
 	c := p.client(func(cfg *oauth.Config) { cfg.Timeout = 50 * time.Millisecond })
 
-	_, err := c.Exchange(context.Background(), testCode, testVerifier, testRedirectURI)
+	_, err := c.Exchange(context.Background(), testCode, testReq)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Exchange() against a hanging endpoint = %v; want context.DeadlineExceeded", err)
 	}
@@ -279,17 +280,22 @@ func TestExchangeCanceled(t *testing.T) {
 	c := p.client()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.Exchange(ctx, testCode, testVerifier, testRedirectURI); !errors.Is(err, context.Canceled) {
+	if _, err := c.Exchange(ctx, testCode, testReq); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Exchange(canceled context) = %v; want context.Canceled", err)
 	}
 }
 
-func TestExchangeRequiresCodeAndVerifier(t *testing.T) {
+func TestExchangeRequiresCodeVerifierAndRedirectURI(t *testing.T) {
 	p := newProvider(t)
 	c := p.client()
-	for _, args := range [][2]string{{"", testVerifier}, {testCode, ""}} {
-		if _, err := c.Exchange(context.Background(), args[0], args[1], testRedirectURI); err == nil {
-			t.Errorf("Exchange(code %q, verifier %q) = nil error; want an error", args[0], args[1])
+	noVerifier, noRedirectURI := testReq, testReq
+	noVerifier.Verifier, noRedirectURI.RedirectURI = "", ""
+	for _, tt := range []struct {
+		code string
+		req  signin.AuthRequest
+	}{{"", testReq}, {testCode, noVerifier}, {testCode, noRedirectURI}} {
+		if _, err := c.Exchange(context.Background(), tt.code, tt.req); err == nil {
+			t.Errorf("Exchange(code %q, %+v) = nil error; want an error", tt.code, tt.req)
 		}
 	}
 	if n := p.count("/oauth/token"); n != 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // fuzzSecret in a fuzzed body stands for a token value; the harness replaces it with a marker
@@ -100,9 +101,12 @@ func FuzzExchangeResponse(f *testing.F) {
 
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
-		tok, err := client.Exchange(ctx, code, "verifier-0123456789012345678901234567890123", "https://app.example/auth/callback")
+		tok, err := client.Exchange(ctx, code, signin.AuthRequest{
+			Verifier:    "verifier-0123456789012345678901234567890123",
+			RedirectURI: "https://app.example/auth/callback",
+		})
 		if err == nil {
-			if tok == nil || tok.AccessToken == "" || a.status < 200 || a.status > 299 {
+			if tok.AccessToken == "" || a.status < 200 || a.status > 299 {
 				t.Fatalf("Exchange(%d %q %q) = %+v, nil; want an error unless a 2xx with an access token", a.status, a.contentType, a.body, tok)
 			}
 			return

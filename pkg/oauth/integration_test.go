@@ -12,6 +12,7 @@ import (
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // TestMain silences zitadel's op, which logs every rejected request through
@@ -52,13 +53,13 @@ func devClient(t *testing.T, p *devprovider.Provider, edit ...func(*oauth.Config
 
 // authorize signs the demo user in at the provider's login page and returns
 // the code, checking that the state came back unchanged.
-func authorize(t *testing.T, c *oauth.Client) (oauth.AuthRequest, string) {
+func authorize(t *testing.T, c *oauth.Client) (signin.AuthRequest, string) {
 	t.Helper()
-	ar, err := c.AuthCodeURL(t.Context(), devRedirectURI)
+	authURL, ar, err := c.AuthCodeURL(t.Context(), devRedirectURI)
 	if err != nil {
 		t.Fatalf("AuthCodeURL() = %v", err)
 	}
-	loc, err := devprovider.Authorize(t.Context(), nil, ar.URL, devprovider.DemoUser.Username, devprovider.DemoUser.Password)
+	loc, err := devprovider.Authorize(t.Context(), nil, authURL, devprovider.DemoUser.Username, devprovider.DemoUser.Password)
 	if err != nil {
 		t.Fatalf("devprovider.Authorize() = %v", err)
 	}
@@ -81,24 +82,25 @@ func TestDevProviderCycle(t *testing.T) {
 			start := time.Now()
 
 			ar, code := authorize(t, c)
-			tok, idt, user, err := c.SignIn(ctx, code, ar.Verifier, devRedirectURI, ar.Nonce)
+			res, err := c.SignIn(ctx, code, ar)
 			if err != nil {
 				t.Fatalf("SignIn() = %v", err)
 			}
 			demo := devprovider.DemoUser
-			if idt.Subject != demo.Subject || idt.Nonce != ar.Nonce || idt.Issuer != p.Issuer() {
-				t.Errorf("ID token sub, nonce, iss = %q %q %q; want %q %q %q", idt.Subject, idt.Nonce, idt.Issuer, demo.Subject, ar.Nonce, p.Issuer())
+			if want := (signin.User{Subject: demo.Subject, Email: demo.Email, Name: demo.Name}); res.User != want || res.Issuer != p.Issuer() {
+				t.Errorf("SignIn() user, issuer = %+v, %q; want %+v, %q", res.User, res.Issuer, want, p.Issuer())
 			}
-			if user.Subject != demo.Subject || user.Email != demo.Email || user.Name != demo.Name || user.EmailVerified != demo.EmailVerified {
-				t.Errorf("user = %+v; want %+v", user, demo)
+			tok := res.Token
+			if idt, err := c.VerifyIDToken(ctx, tok.IDToken, ar.Nonce); err != nil || idt.Subject != demo.Subject || idt.Nonce != ar.Nonce {
+				t.Errorf("VerifyIDToken(signed-in ID token) = %+v, %v; want the demo user with the nonce sent", idt, err)
 			}
-			if tok.AccessToken == "" || tok.RefreshToken == "" || tok.IDToken == "" || tok.Expiry.Before(start) || tok.Expired(start, 0) {
+			if tok.AccessToken == "" || tok.RefreshToken == "" || tok.IDToken == "" || tok.Expiry.Before(start) || !tok.Usable(start, 0) {
 				t.Errorf("token = access %t, refresh %t, id %t, expiry %v; want all set and in the future",
 					tok.AccessToken != "", tok.RefreshToken != "", tok.IDToken != "", tok.Expiry)
 			}
 
 			// A code works once.
-			if _, err := c.Exchange(ctx, code, ar.Verifier, devRedirectURI); !oauth.IsInvalidGrant(err) {
+			if _, err := c.Exchange(ctx, code, ar); !oauth.IsInvalidGrant(err) {
 				t.Errorf("Exchange(used code) = %v; want invalid_grant", err)
 			}
 
@@ -110,15 +112,15 @@ func TestDevProviderCycle(t *testing.T) {
 				t.Errorf("Refresh() = new access %t, refresh %t, id %t; want a new access token and refresh and ID tokens",
 					refreshed.AccessToken != tok.AccessToken, refreshed.RefreshToken != "", refreshed.IDToken != "")
 			}
-			if u, err := c.UserInfo(ctx, refreshed.AccessToken, demo.Subject); err != nil || u.Subject != demo.Subject {
+			if u, err := c.UserInfo(ctx, refreshed.AccessToken, demo.Subject); err != nil || u.Subject != demo.Subject || u.EmailVerified != demo.EmailVerified {
 				t.Errorf("UserInfo(refreshed access token) = %+v, %v; want the demo user", u, err)
 			}
 
 			if err := c.Revoke(ctx, refreshed.RefreshToken, "refresh_token"); err != nil {
 				t.Fatalf("Revoke() = %v", err)
 			}
-			if _, err := c.Refresh(ctx, refreshed); !oauth.IsInvalidGrant(err) {
-				t.Errorf("Refresh(revoked) = %v; want invalid_grant", err)
+			if _, err := c.Refresh(ctx, refreshed); !oauth.IsInvalidGrant(err) || !errors.Is(err, signin.ErrGrantEnded) {
+				t.Errorf("Refresh(revoked) = %v; want invalid_grant, grant ended", err)
 			}
 			// RFC 7009 §2.2: revoking what is no longer valid still succeeds.
 			if err := c.Revoke(ctx, refreshed.RefreshToken, "refresh_token"); err != nil {
@@ -130,13 +132,13 @@ func TestDevProviderCycle(t *testing.T) {
 				t.Fatal(err)
 			}
 			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-			res, err := noFollow.Get(es)
+			hres, err := noFollow.Get(es)
 			if err != nil {
 				t.Fatal(err)
 			}
-			res.Body.Close()
-			if loc := res.Header.Get("Location"); res.StatusCode != http.StatusFound || loc != devRedirectURI+"?state=bye" {
-				t.Errorf("GET EndSessionURL() = %d %q; want 302 to %s?state=bye", res.StatusCode, loc, devRedirectURI)
+			hres.Body.Close()
+			if loc := hres.Header.Get("Location"); hres.StatusCode != http.StatusFound || loc != devRedirectURI+"?state=bye" {
+				t.Errorf("GET EndSessionURL() = %d %q; want 302 to %s?state=bye", hres.StatusCode, loc, devRedirectURI)
 			}
 
 			// Discovery and the JWKS were fetched once for the whole cycle.
@@ -156,14 +158,14 @@ func TestDevProviderRejects(t *testing.T) {
 
 	tests := []struct {
 		name  string
-		run   func(ctx context.Context, ar oauth.AuthRequest, code string) error
+		run   func(ctx context.Context, ar signin.AuthRequest, code string) error
 		check func(error) bool
 		want  string
 	}{
 		{
 			name: "wrong client secret",
-			run: func(ctx context.Context, ar oauth.AuthRequest, code string) error {
-				_, err := wrongSecret.Exchange(ctx, code, ar.Verifier, devRedirectURI)
+			run: func(ctx context.Context, ar signin.AuthRequest, code string) error {
+				_, err := wrongSecret.Exchange(ctx, code, ar)
 				return err
 			},
 			check: func(err error) bool {
@@ -174,8 +176,9 @@ func TestDevProviderRejects(t *testing.T) {
 		},
 		{
 			name: "wrong PKCE verifier",
-			run: func(ctx context.Context, ar oauth.AuthRequest, code string) error {
-				_, err := good.Exchange(ctx, code, ar.Verifier+"x", devRedirectURI)
+			run: func(ctx context.Context, ar signin.AuthRequest, code string) error {
+				ar.Verifier += "x"
+				_, err := good.Exchange(ctx, code, ar)
 				return err
 			},
 			check: oauth.IsInvalidGrant,
@@ -183,8 +186,9 @@ func TestDevProviderRejects(t *testing.T) {
 		},
 		{
 			name: "another redirect URI",
-			run: func(ctx context.Context, ar oauth.AuthRequest, code string) error {
-				_, err := good.Exchange(ctx, code, ar.Verifier, "http://127.0.0.1:9/elsewhere")
+			run: func(ctx context.Context, ar signin.AuthRequest, code string) error {
+				ar.RedirectURI = "http://127.0.0.1:9/elsewhere"
+				_, err := good.Exchange(ctx, code, ar)
 				return err
 			},
 			check: func(err error) bool {
@@ -195,8 +199,9 @@ func TestDevProviderRejects(t *testing.T) {
 		},
 		{
 			name: "nonce of another sign-in",
-			run: func(ctx context.Context, ar oauth.AuthRequest, code string) error {
-				_, _, _, err := good.SignIn(ctx, code, ar.Verifier, devRedirectURI, "another-nonce")
+			run: func(ctx context.Context, ar signin.AuthRequest, code string) error {
+				ar.Nonce = "another-nonce"
+				_, err := good.SignIn(ctx, code, ar)
 				return err
 			},
 			check: func(err error) bool { return errors.Is(err, oauth.ErrNonceMismatch) },

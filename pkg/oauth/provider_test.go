@@ -16,6 +16,7 @@ import (
 
 	"github.com/serverless-signin/signin/internal/oidctest"
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // The client registered at every test provider.
@@ -231,3 +232,7 @@ func (p *provider) client(edit ...func(*oauth.Config)) *oauth.Client {
 	}
 	return c
 }
+
+// testReq is the AuthRequest of the test sign-ins: its nonce is the one of
+// the provider's ID tokens.
+var testReq = signin.AuthRequest{State: "state-1", Nonce: "nonce-1", Verifier: testVerifier, RedirectURI: testRedirectURI}

@@ -3,28 +3,37 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
+
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // Refresh redeems t.RefreshToken (grant_type=refresh_token, RFC 6749 §6).
 //
 // When the response carries no new refresh token the old one is kept (the
 // provider did not rotate it); likewise the ID token and scope. A refreshed
-// ID token is verified and, when t.IDToken is set, must keep its iss, sub,
-// aud and azp (OpenID Connect Core §12.2): a change wraps ErrIssuerMismatch,
-// ErrSubjectMismatch or ErrInvalidIDToken, and the caller must treat the
-// session as ended. IsInvalidGrant(err) means the refresh token is dead.
-func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
-	if t == nil || t.RefreshToken == "" {
-		return nil, ErrNoRefreshToken
+// ID token is verified and must keep the previous one's iss, sub, aud and
+// azp (OpenID Connect Core §12.2); a change wraps ErrIssuerMismatch,
+// ErrSubjectMismatch or ErrInvalidIDToken. Since sign-in always stores an
+// ID token, a refreshed one with no previous one to compare is refused too.
+//
+// Every error meaning the grant is dead, so the session must end and the
+// user sign in again, also satisfies errors.Is(err, signin.ErrGrantEnded):
+// invalid_grant, ErrNoRefreshToken, and a refreshed ID token that is
+// invalid or names another user or issuer. Any other error (an outage, a
+// timeout, a JWKS that cannot be fetched) may succeed on retry.
+func (c *Client) Refresh(ctx context.Context, t signin.Token) (signin.Token, error) {
+	if t.RefreshToken == "" {
+		return signin.Token{}, ErrNoRefreshToken
 	}
 	eps, err := c.resolve(ctx, needToken)
 	if err != nil {
-		return nil, opError("refresh", err)
+		return signin.Token{}, opError("refresh", err)
 	}
 	tctx, cancel := c.withTimeout(ctx)
 	start := c.now()
@@ -32,7 +41,11 @@ func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
 	ot, err := src.Token()
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("oauth: refresh: %w", tokenError(err, t.RefreshToken, c.cfg.ClientSecret))
+		err = tokenError(err, t.RefreshToken, c.cfg.ClientSecret)
+		if IsInvalidGrant(err) {
+			err = grantEnded{err}
+		}
+		return signin.Token{}, fmt.Errorf("oauth: refresh: %w", err)
 	}
 	nt := newToken(ot, start)
 	if nt.RefreshToken == "" {
@@ -46,22 +59,33 @@ func (c *Client) Refresh(ctx context.Context, t *Token) (*Token, error) {
 		return nt, nil
 	}
 	idt, _, err := c.verifyIDToken(ctx, nt.IDToken, "", false)
-	if err != nil {
-		return nil, opError("refresh", err)
+	if err == nil {
+		err = sameAuthentication(t.IDToken, idt)
 	}
-	if t.IDToken != "" {
-		if err := sameAuthentication(t.IDToken, idt); err != nil {
-			return nil, err
-		}
+	switch {
+	case err == nil:
+		return nt, nil
+	case errors.Is(err, ErrInvalidIDToken), errors.Is(err, ErrSubjectMismatch), errors.Is(err, ErrIssuerMismatch):
+		return signin.Token{}, grantEnded{opError("refresh", err)}
 	}
-	return nt, nil
+	return signin.Token{}, opError("refresh", err) // e.g. the JWKS is unreachable: retry later
 }
+
+// grantEnded marks err as ending the grant: errors.Is(e, signin.ErrGrantEnded)
+// holds, and so does every errors.Is or errors.As that held for err.
+type grantEnded struct{ err error }
+
+func (e grantEnded) Error() string   { return e.err.Error() }
+func (e grantEnded) Unwrap() []error { return []error{e.err, signin.ErrGrantEnded} }
 
 // sameAuthentication checks OpenID Connect Core §12.2 between the previous
 // ID token and the refreshed one. The previous token is read without
 // verifying its signature: it was verified when received and comes from our
 // own storage, and it may have expired since, which is fine here.
 func sameAuthentication(prevRaw string, next *IDToken) error {
+	if prevRaw == "" {
+		return fmt.Errorf("%w: no previous ID token to compare the refreshed one with", ErrInvalidIDToken)
+	}
 	jws, err := jose.ParseSignedCompact(prevRaw, allAsymmetricAlgs)
 	if err != nil {
 		return fmt.Errorf("%w: the previous ID token is unreadable", ErrInvalidIDToken)

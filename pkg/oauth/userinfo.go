@@ -8,13 +8,14 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
-// User is who the userinfo endpoint says the access token belongs to.
-type User struct {
-	Subject       string
-	Email         string
-	Name          string
+// UserInfo is what the userinfo endpoint says about the user an access
+// token belongs to: the signed-in user, plus what only userinfo tells.
+type UserInfo struct {
+	signin.User
 	EmailVerified bool
 	Claims        map[string]any // every claim, as decoded from JSON
 }
@@ -26,11 +27,7 @@ type User struct {
 //
 // Written by hand: oidc.Provider.UserInfo needs a Provider built by eager
 // discovery and does not check sub.
-func (c *Client) UserInfo(ctx context.Context, accessToken, subject string) (*User, error) {
-	return c.userInfo(ctx, accessToken, subject, true)
-}
-
-func (c *Client) userInfo(ctx context.Context, accessToken, subject string, checkSub bool) (*User, error) {
+func (c *Client) UserInfo(ctx context.Context, accessToken, subject string) (*UserInfo, error) {
 	if accessToken == "" {
 		return nil, errors.New("oauth: userinfo: empty access token")
 	}
@@ -62,7 +59,7 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 	if err := json.Unmarshal(res.body, &claims); err != nil || claims == nil {
 		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "malformed JSON"})
 	}
-	u := &User{Claims: claims}
+	u := &UserInfo{Claims: claims}
 	u.Subject, _ = claims["sub"].(string)
 	u.Email, _ = claims["email"].(string)
 	u.Name, _ = claims["name"].(string)
@@ -75,7 +72,7 @@ func (c *Client) userInfo(ctx context.Context, accessToken, subject string, chec
 	if u.Subject == "" {
 		return nil, fmt.Errorf("oauth: userinfo: %w", &HTTPError{Endpoint: "userinfo", StatusCode: res.status, Reason: "response has no sub"})
 	}
-	if checkSub && u.Subject != subject {
+	if u.Subject != subject {
 		return nil, fmt.Errorf("%w: userinfo names another subject than the ID token", ErrSubjectMismatch)
 	}
 	return u, nil

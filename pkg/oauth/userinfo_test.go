@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 func TestUserInfo(t *testing.T) {
@@ -20,9 +22,10 @@ func TestUserInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &oauth.User{
-		Subject: testSubject, Email: "ada@example.com", Name: "Ada", EmailVerified: true,
-		Claims: map[string]any{"sub": testSubject, "email": "ada@example.com", "name": "Ada", "email_verified": true},
+	want := &oauth.UserInfo{
+		User:          signin.User{Subject: testSubject, Email: "ada@example.com", Name: "Ada"},
+		EmailVerified: true,
+		Claims:        map[string]any{"sub": testSubject, "email": "ada@example.com", "name": "Ada", "email_verified": true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("UserInfo() = %+v; want %+v", got, want)
@@ -159,12 +162,67 @@ func TestSignIn(t *testing.T) {
 	})
 	c := p.client()
 
-	tok, idt, user, err := c.SignIn(context.Background(), testCode, testVerifier, testRedirectURI, "nonce-1")
+	got, err := c.SignIn(context.Background(), testCode, testReq)
 	if err != nil {
 		t.Fatalf("SignIn() = %v; want nil", err)
 	}
-	if tok.AccessToken != "access-token-1" || idt.Subject != testSubject || user.Subject != testSubject || user.Email != "ada@example.com" {
-		t.Errorf("SignIn() = %+v, %+v, %+v; want the exchanged token, its ID token and the user", tok, idt, user)
+	want := signin.Result{
+		Issuer: p.Issuer,
+		User:   signin.User{Subject: testSubject, Email: "ada@example.com", Name: "Ada"},
+		Token: signin.Token{
+			AccessToken: "access-token-1", TokenType: "Bearer", RefreshToken: "refresh-token-1",
+			IDToken: got.Token.IDToken, Scope: "openid profile email", Expiry: p.clock.Now().Add(time.Hour),
+		},
+	}
+	if got != want || got.Token.IDToken == "" {
+		t.Errorf("SignIn() = %+v; want %+v", got, want)
+	}
+	// The token request carried the verifier and redirect URI of testReq.
+	if form := p.last("/oauth/token").Form; form.Get("code_verifier") != testReq.Verifier || form.Get("redirect_uri") != testReq.RedirectURI {
+		t.Errorf("token request form = %v; want the request's verifier and redirect URI", form)
+	}
+}
+
+// The user is userinfo's; what userinfo leaves out comes from the ID token.
+func TestSignInUser(t *testing.T) {
+	tests := []struct {
+		name     string
+		idClaims map[string]any
+		userinfo map[string]any
+		want     signin.User
+	}{
+		{
+			name:     "userinfo wins",
+			idClaims: map[string]any{"email": "id@example.com", "name": "ID Name"},
+			userinfo: map[string]any{"sub": testSubject, "email": "ui@example.com", "name": "UI Name"},
+			want:     signin.User{Subject: testSubject, Email: "ui@example.com", Name: "UI Name"},
+		},
+		{
+			name:     "ID token fills what userinfo leaves out",
+			idClaims: map[string]any{"email": "id@example.com", "name": "ID Name"},
+			userinfo: map[string]any{"sub": testSubject, "name": ""},
+			want:     signin.User{Subject: testSubject, Email: "id@example.com", Name: "ID Name"},
+		},
+		{
+			name:     "neither says",
+			idClaims: map[string]any{"email": 42},
+			userinfo: map[string]any{"sub": testSubject},
+			want:     signin.User{Subject: testSubject},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newProvider(t)
+			p.handle("/oauth/token", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, p.tokenResponse(tt.idClaims)) })
+			p.handle("/userinfo", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, tt.userinfo) })
+			got, err := p.client().SignIn(context.Background(), testCode, testReq)
+			if err != nil {
+				t.Fatalf("SignIn() = %v; want nil", err)
+			}
+			if got.User != tt.want {
+				t.Errorf("SignIn() User = %+v; want %+v", got.User, tt.want)
+			}
+		})
 	}
 }
 
@@ -209,27 +267,12 @@ func TestSignInErrors(t *testing.T) {
 			if tt.userinfo != nil {
 				p.handle("/userinfo", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, tt.userinfo) })
 			}
-			_, _, _, err := p.client().SignIn(context.Background(), testCode, testVerifier, testRedirectURI, tt.nonce)
+			req := testReq
+			req.Nonce = tt.nonce
+			_, err := p.client().SignIn(context.Background(), testCode, req)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("SignIn() = %v; want %v", err, tt.wantErr)
 			}
 		})
-	}
-}
-
-// Without the openid scope there is no ID token to require: the user is
-// whoever userinfo names.
-func TestSignInWithoutOpenID(t *testing.T) {
-	p := newProvider(t)
-	p.handle("/oauth/token", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"access_token": "access-token-1", "token_type": "Bearer"})
-	})
-	c := p.client(func(cfg *oauth.Config) { cfg.Scopes = []string{"profile"} })
-	_, idt, user, err := c.SignIn(context.Background(), testCode, testVerifier, testRedirectURI, "nonce-1")
-	if err != nil {
-		t.Fatalf("SignIn() = %v; want nil", err)
-	}
-	if idt != nil || user.Subject != testSubject {
-		t.Errorf("SignIn() = ID token %v, user %+v; want no ID token and the userinfo user", idt, user)
 	}
 }

@@ -4,49 +4,9 @@ import (
 	"context"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/serverless-signin/signin/pkg/oauth"
 )
-
-func TestTokenExpired(t *testing.T) {
-	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
-	for _, tt := range []struct {
-		name   string
-		expiry time.Time
-		skew   time.Duration
-		want   bool
-	}{
-		{"no expiry never expires", time.Time{}, time.Minute, false},
-		{"well ahead", now.Add(time.Hour), time.Minute, false},
-		{"just outside the skew", now.Add(61 * time.Second), time.Minute, false},
-		{"at the skew", now.Add(time.Minute), time.Minute, true},
-		{"within the skew", now.Add(30 * time.Second), time.Minute, true},
-		{"past", now.Add(-time.Second), 0, true},
-		{"exactly now without skew", now, 0, true},
-	} {
-		tok := &oauth.Token{Expiry: tt.expiry}
-		if got := tok.Expired(now, tt.skew); got != tt.want {
-			t.Errorf("%s: Token{Expiry: %v}.Expired(%v, %v) = %v; want %v", tt.name, tt.expiry, now, tt.skew, got, tt.want)
-		}
-	}
-}
-
-func TestClientTokenExpired(t *testing.T) {
-	clk := newClock()
-	c, err := oauth.NewClient(oauth.Config{Issuer: "https://id.example", ClientID: "c", Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := &oauth.Token{Expiry: clk.Now().Add(90 * time.Second)}
-	if c.TokenExpired(tok) {
-		t.Errorf("TokenExpired(90s ahead) = true; want false with the 60s default skew")
-	}
-	clk.Advance(31 * time.Second)
-	if !c.TokenExpired(tok) {
-		t.Errorf("TokenExpired(59s ahead) = false; want true with the 60s default skew")
-	}
-}
 
 func TestEndSessionURL(t *testing.T) {
 	p := newProvider(t)
