@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-signin/signin/pkg/signin"
 	"github.com/serverless-signin/signin/pkg/store"
 )
 
@@ -73,12 +74,14 @@ var ctx = context.Background()
 
 func newState(c *clock, raw, binding string) store.State {
 	return store.State{
-		State:       raw,
+		AuthRequest: signin.AuthRequest{
+			State:       raw,
+			Nonce:       "nonce-" + raw,
+			Verifier:    "verifier-" + raw,
+			RedirectURI: "https://app.example/auth/callback",
+		},
 		BindingHash: store.Hash(binding),
-		Nonce:       "nonce-" + raw,
-		Verifier:    "verifier-" + raw,
 		ReturnTo:    "/app?x=1",
-		RedirectURI: "https://app.example/auth/callback",
 		CreatedAt:   c.Now(),
 		ExpiresAt:   c.Now().Add(10 * time.Minute),
 	}
@@ -88,19 +91,21 @@ func newSession(c *clock, raw, issuer, subject string) (store.Session, store.Tok
 	now := c.Now()
 	s := store.Session{
 		Key:       store.Hash(raw),
-		User:      store.User{Subject: subject, Email: subject + "@example.com", Name: "User " + subject},
+		User:      signin.User{Subject: subject, Email: subject + "@example.com", Name: "User " + subject},
 		Issuer:    issuer,
 		CreatedAt: now,
 		ExpiresAt: now.Add(7 * 24 * time.Hour),
 	}
 	t := store.Tokens{
-		AccessToken:  "access-" + raw,
-		RefreshToken: "refresh-" + raw,
-		IDToken:      "id-" + raw,
-		TokenType:    "Bearer",
-		Scope:        "openid profile email",
-		Expiry:       now.Add(time.Hour),
-		ExpiresAt:    s.ExpiresAt,
+		Token: signin.Token{
+			AccessToken:  "access-" + raw,
+			RefreshToken: "refresh-" + raw,
+			IDToken:      "id-" + raw,
+			TokenType:    "Bearer",
+			Scope:        "openid profile email",
+			Expiry:       now.Add(time.Hour),
+		},
+		ExpiresAt: s.ExpiresAt,
 	}
 	return s, t
 }

@@ -89,7 +89,7 @@ func (m *Memory) sweep(now time.Time) {
 		}
 	}
 	for k, s := range m.sessions {
-		if !s.live(now) {
+		if !s.Live(now) {
 			delete(m.sessions, k)
 		}
 	}
@@ -127,7 +127,7 @@ func (m *Memory) CreateSession(ctx context.Context, s Session, t Tokens) error {
 	defer m.mu.Unlock()
 	now := m.now()
 	m.maybeSweep(now)
-	if old, ok := m.sessions[s.Key]; ok && old.live(now) {
+	if old, ok := m.sessions[s.Key]; ok && old.Live(now) {
 		return fmt.Errorf("store: create session: %w", ErrConflict)
 	}
 	if old, ok := m.tokens[s.Key]; ok && live(old.ExpiresAt, now) {
@@ -143,7 +143,7 @@ func (m *Memory) GetSession(ctx context.Context, key string) (Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.sessions[key]
-	if !ok || !s.live(m.now()) {
+	if !ok || !s.Live(m.now()) {
 		return Session{}, fmt.Errorf("store: get session: %w", ErrNotFound)
 	}
 	return s, nil
@@ -154,7 +154,7 @@ func (m *Memory) TouchSession(ctx context.Context, key string, idleExpiresAt tim
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.sessions[key]
-	if !ok || !s.live(m.now()) {
+	if !ok || !s.Live(m.now()) {
 		return fmt.Errorf("store: touch session: %w", ErrNotFound)
 	}
 	s.IdleExpiresAt = msTime(idleExpiresAt)
@@ -171,7 +171,7 @@ func (m *Memory) DeleteSession(ctx context.Context, key string) (Session, Tokens
 	t, tok := m.tokens[key]
 	delete(m.sessions, key)
 	delete(m.tokens, key)
-	if sok = sok && s.live(now); !sok {
+	if sok = sok && s.Live(now); !sok {
 		s = Session{}
 	}
 	if tok = tok && live(t.ExpiresAt, now); !tok {
@@ -190,7 +190,7 @@ func (m *Memory) SessionKeys(ctx context.Context, issuer, subject string) ([]str
 	now := m.now()
 	var keys []string
 	for k, s := range m.sessions {
-		if s.Issuer == issuer && s.User.Subject == subject && s.live(now) {
+		if s.Issuer == issuer && s.User.Subject == subject && s.Live(now) {
 			keys = append(keys, k)
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // Expired records leave the memory store within a bounded number of
@@ -16,7 +18,7 @@ func TestMemorySweeps(t *testing.T) {
 	ctx := context.Background()
 	put := func(i int, ttl time.Duration) {
 		t.Helper()
-		if err := m.PutState(ctx, State{State: "s" + strconv.Itoa(i), BindingHash: "b", ExpiresAt: now.Add(ttl)}); err != nil {
+		if err := m.PutState(ctx, State{AuthRequest: signin.AuthRequest{State: "s" + strconv.Itoa(i)}, BindingHash: "b", ExpiresAt: now.Add(ttl)}); err != nil {
 			t.Fatalf("PutState(%d) = %v", i, err)
 		}
 	}
