@@ -51,3 +51,26 @@ func TestMemorySweeps(t *testing.T) {
 		}
 	}
 }
+
+// A sweep removes a session only at its absolute expiry, as DynamoDB's TTL
+// does: an idle-expired session stays for sign out everywhere to find.
+func TestMemorySweepKeepsIdleExpiredSessions(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m := NewMemory()
+	m.Now = func() time.Time { return now }
+	ctx := context.Background()
+	idle := Session{Key: "idle", Issuer: "iss", ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Minute)}
+	idle.User.Subject = "sub"
+	gone := idle
+	gone.Key, gone.ExpiresAt, gone.IdleExpiresAt = "gone", now.Add(time.Minute), time.Time{}
+	for _, s := range []Session{idle, gone} {
+		if err := m.CreateSession(ctx, s, Tokens{ExpiresAt: s.ExpiresAt}); err != nil {
+			t.Fatalf("CreateSession(%s) = %v", s.Key, err)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	m.sweep(now)
+	if got, err := m.SessionKeys(ctx, "iss", "sub"); err != nil || len(got) != 1 || got[0] != "idle" {
+		t.Errorf("SessionKeys after a sweep = %q, %v; want [idle]", got, err)
+	}
+}

@@ -126,6 +126,13 @@ func (d *DynamoDB) GetSession(ctx context.Context, key string) (Session, error) 
 	return s, nil
 }
 
+// PeekSession implements Store.
+//
+// DynamoDB: GetItem on session#.
+func (d *DynamoDB) PeekSession(ctx context.Context, key string) (Session, error) {
+	return d.readSession(ctx, "peek session", key)
+}
+
 // readSession reads the session record, live or not.
 func (d *DynamoDB) readSession(ctx context.Context, op, key string) (Session, error) {
 	av, err := d.get(ctx, SessionPrefix+key)
@@ -203,7 +210,9 @@ func (d *DynamoDB) DeleteSession(ctx context.Context, key string) (Session, Toke
 	if err := errors.Join(sErr, tErr); err != nil {
 		return Session{}, Tokens{}, unavailable(op, err)
 	}
-	now := d.now()
+	if len(sOld) == 0 && len(tOld) == 0 {
+		return Session{}, Tokens{}, failed(op, ErrNotFound)
+	}
 	var (
 		s Session
 		t Tokens
@@ -213,33 +222,25 @@ func (d *DynamoDB) DeleteSession(ctx context.Context, key string) (Session, Toke
 		if err != nil {
 			return Session{}, Tokens{}, failed(op, err)
 		}
-		if s = item.session(); !s.Live(now) {
-			s = Session{}
-		}
+		s = item.session()
 	}
 	if len(tOld) > 0 {
 		var err error
 		if t, err = decodeTokens(tOld, d.Sealer); err != nil {
 			return Session{}, Tokens{}, failed(op, err)
 		}
-		if !live(t.ExpiresAt, now) {
-			t = Tokens{}
-		}
-	}
-	if s.Key == "" && t.Key == "" {
-		return Session{}, Tokens{}, failed(op, ErrNotFound)
 	}
 	return s, t, nil
 }
 
-// SessionKeys implements Store. The index projects ttl and idle, so expired
-// sessions are filtered out without reading them.
+// SessionKeys implements Store. It reads only the keys from the index.
 //
 // DynamoDB: Query on UserIndex.
 func (d *DynamoDB) SessionKeys(ctx context.Context, issuer, subject string) ([]string, error) {
 	const op = "session keys"
 	expr, err := expression.NewBuilder().
 		WithKeyCondition(expression.Key(userAttribute).Equal(expression.Value(userKey(issuer, subject)))).
+		WithProjection(expression.NamesList(expression.Name(partitionKey))).
 		Build()
 	if err != nil {
 		return nil, failed(op, err)
@@ -248,10 +249,10 @@ func (d *DynamoDB) SessionKeys(ctx context.Context, issuer, subject string) ([]s
 		TableName:                 &d.table,
 		IndexName:                 aws.String(UserIndex),
 		KeyConditionExpression:    expr.KeyCondition(),
+		ProjectionExpression:      expr.Projection(),
 		ExpressionAttributeNames:  expr.Names(),
 		ExpressionAttributeValues: expr.Values(),
 	})
-	now := d.now()
 	var keys []string
 	for pages.HasMorePages() {
 		page, err := pages.NextPage(ctx)
@@ -263,9 +264,7 @@ func (d *DynamoDB) SessionKeys(ctx context.Context, issuer, subject string) ([]s
 			if err != nil {
 				return nil, failed(op, err)
 			}
-			if s := it.session(); s.Live(now) {
-				keys = append(keys, s.Key)
-			}
+			keys = append(keys, it.session().Key)
 		}
 	}
 	return keys, nil

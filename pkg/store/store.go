@@ -52,7 +52,9 @@ func Hash(secret string) string {
 // token record is usable, treat an expired record as absent (ErrNotFound):
 // TTL deletion lags by hours, so the record's expiry is checked on every
 // read. A record is live while now < ExpiresAt (and, for a session, now <
-// IdleExpiresAt when set).
+// IdleExpiresAt when set). PeekSession, DeleteSession and SessionKeys see
+// expired records too: ending a session must reach every record still in
+// the table.
 //
 // Both implementations keep ExpiresAt at one-second precision (it is the
 // DynamoDB TTL attribute, in epoch seconds, truncated) and every other time
@@ -77,17 +79,23 @@ type Store interface {
 	// GetSession reads a live session (strongly consistent); ErrNotFound
 	// when absent or expired.
 	GetSession(ctx context.Context, key string) (Session, error)
+	// PeekSession reads the session record even when it has expired, to
+	// learn whose it was (sign out everywhere); ErrNotFound only when no
+	// record is left. Never use it to decide whether someone is signed in.
+	PeekSession(ctx context.Context, key string) (Session, error)
 	// TouchSession sets a live session's idle expiry (ErrNotFound when the
 	// session is gone or expired). The absolute expiry never moves.
 	TouchSession(ctx context.Context, key string, idleExpiresAt time.Time) error
-	// DeleteSession removes the session and its tokens and returns what was
-	// deleted (zero values and ErrNotFound when neither existed or both
-	// were expired).
+	// DeleteSession removes the session and its tokens and returns what
+	// was deleted, expired records included (a zero value for a record that
+	// did not exist): the caller checks liveness and revokes the tokens.
+	// ErrNotFound only when neither record existed.
 	DeleteSession(ctx context.Context, key string) (Session, Tokens, error)
-	// SessionKeys lists the keys of a user's live sessions (sign out
-	// everywhere), in no particular order. In DynamoDB it reads a global
-	// secondary index, which is eventually consistent: a session created
-	// a moment ago may be missing.
+	// SessionKeys lists the keys of every session record of the user still
+	// in the store, expired ones included (sign out everywhere ends and
+	// revokes them too), in no particular order. In DynamoDB it reads a
+	// global secondary index, which is eventually consistent: a session
+	// created a moment ago may be missing.
 	SessionKeys(ctx context.Context, issuer, subject string) ([]string, error)
 
 	// GetTokens reads a live token record (strongly consistent).
