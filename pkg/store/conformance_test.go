@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/serverless-signin/signin/pkg/signin"
 	"github.com/serverless-signin/signin/pkg/store"
 )
 
@@ -56,6 +57,8 @@ func testConformance(t *testing.T, newStore newStoreFunc) {
 		{"SessionDuplicate", testSessionDuplicate},
 		{"TokensExpired", testTokensExpired},
 		{"DeleteSession", testDeleteSession},
+		{"DeleteSessionExpired", testDeleteSessionExpired},
+		{"PeekSession", testPeekSession},
 		{"SessionKeys", testSessionKeys},
 		{"RefreshLease", testRefreshLease},
 		{"RefreshLeaseExpired", testRefreshLeaseExpired},
@@ -73,12 +76,14 @@ var ctx = context.Background()
 
 func newState(c *clock, raw, binding string) store.State {
 	return store.State{
-		State:       raw,
+		AuthRequest: signin.AuthRequest{
+			State:       raw,
+			Nonce:       "nonce-" + raw,
+			Verifier:    "verifier-" + raw,
+			RedirectURI: "https://app.example/auth/callback",
+		},
 		BindingHash: store.Hash(binding),
-		Nonce:       "nonce-" + raw,
-		Verifier:    "verifier-" + raw,
 		ReturnTo:    "/app?x=1",
-		RedirectURI: "https://app.example/auth/callback",
 		CreatedAt:   c.Now(),
 		ExpiresAt:   c.Now().Add(10 * time.Minute),
 	}
@@ -88,19 +93,21 @@ func newSession(c *clock, raw, issuer, subject string) (store.Session, store.Tok
 	now := c.Now()
 	s := store.Session{
 		Key:       store.Hash(raw),
-		User:      store.User{Subject: subject, Email: subject + "@example.com", Name: "User " + subject},
+		User:      signin.User{Subject: subject, Email: subject + "@example.com", Name: "User " + subject},
 		Issuer:    issuer,
 		CreatedAt: now,
 		ExpiresAt: now.Add(7 * 24 * time.Hour),
 	}
 	t := store.Tokens{
-		AccessToken:  "access-" + raw,
-		RefreshToken: "refresh-" + raw,
-		IDToken:      "id-" + raw,
-		TokenType:    "Bearer",
-		Scope:        "openid profile email",
-		Expiry:       now.Add(time.Hour),
-		ExpiresAt:    s.ExpiresAt,
+		Token: signin.Token{
+			AccessToken:  "access-" + raw,
+			RefreshToken: "refresh-" + raw,
+			IDToken:      "id-" + raw,
+			TokenType:    "Bearer",
+			Scope:        "openid profile email",
+			Expiry:       now.Add(time.Hour),
+		},
+		ExpiresAt: s.ExpiresAt,
 	}
 	return s, t
 }
@@ -393,23 +400,88 @@ func testDeleteSession(t *testing.T, s store.Store, c *clock) {
 	if _, _, err := s.DeleteSession(ctx, sess.Key); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("DeleteSession(again) = %v; want ErrNotFound", err)
 	}
+}
 
-	expired, expiredTok := newSession(c, "raw-del-expired", "https://issuer.example", "sub-1")
+// Ending a session reaches records TTL has not deleted yet: the caller
+// learns whose they were and revokes the tokens even when both expired.
+func testDeleteSessionExpired(t *testing.T, s store.Store, c *clock) {
+	const iss = "https://issuer.example"
+	expired, expiredTok := newSession(c, "raw-del-expired", iss, "sub-1")
 	expired.ExpiresAt = c.Now().Add(-time.Second)
 	expiredTok.ExpiresAt = expired.ExpiresAt
 	mustCreateSession(t, s, expired, expiredTok)
-	if gs, gt, err := s.DeleteSession(ctx, expired.Key); !errors.Is(err, store.ErrNotFound) || gs != (store.Session{}) || gt != (store.Tokens{}) {
-		t.Errorf("DeleteSession(expired) = %+v, %+v, %v; want zero values, ErrNotFound", gs, gt, err)
+	wantTok := expiredTok
+	wantTok.Key, wantTok.Version = expired.Key, 1
+	if gs, gt, err := s.DeleteSession(ctx, expired.Key); err != nil || gs != expired || gt != wantTok {
+		t.Errorf("DeleteSession(both expired) = %+v, %+v, %v; want %+v, %+v, nil", gs, gt, err, expired, wantTok)
+	}
+	if _, err := s.PeekSession(ctx, expired.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PeekSession(deleted) = %v; want ErrNotFound", err)
+	}
+	if _, _, err := s.DeleteSession(ctx, expired.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteSession(expired, again) = %v; want ErrNotFound", err)
 	}
 
-	// Tokens outlive an idle-expired session: logout still gets them to revoke.
-	idle, idleTok := newSession(c, "raw-del-idle", "https://issuer.example", "sub-1")
+	// Tokens outlive an idle-expired session; the session comes back too.
+	idle, idleTok := newSession(c, "raw-del-idle", iss, "sub-1")
 	idle.IdleExpiresAt = c.Now().Add(time.Minute)
 	mustCreateSession(t, s, idle, idleTok)
 	c.Advance(time.Minute)
 	gs, gt, err := s.DeleteSession(ctx, idle.Key)
-	if err != nil || gs != (store.Session{}) || gt.RefreshToken != idleTok.RefreshToken {
-		t.Errorf("DeleteSession(idle expired) = %+v, %+v, %v; want zero session, live tokens, nil", gs, gt, err)
+	if err != nil || gs != idle || gt.RefreshToken != idleTok.RefreshToken {
+		t.Errorf("DeleteSession(idle expired) = %+v, %+v, %v; want the idle-expired session and its tokens, nil", gs, gt, err)
+	}
+	if gs.Live(c.Now()) {
+		t.Errorf("DeleteSession(idle expired) returned a session Live at now")
+	}
+
+	// A session whose token record has expired still ends.
+	noTok, tok := newSession(c, "raw-del-tokens-expired", iss, "sub-1")
+	tok.ExpiresAt = c.Now().Add(-time.Second)
+	mustCreateSession(t, s, noTok, tok)
+	if gs, gt, err := s.DeleteSession(ctx, noTok.Key); err != nil || gs != noTok || gt.RefreshToken != tok.RefreshToken {
+		t.Errorf("DeleteSession(tokens expired) = %+v, %+v, %v; want the session and the expired tokens, nil", gs, gt, err)
+	}
+}
+
+// PeekSession tells whose a session was, live or expired, as long as the
+// record exists; GetSession still treats an expired one as absent.
+func testPeekSession(t *testing.T, s store.Store, c *clock) {
+	const iss = "https://issuer.example"
+	live, liveTok := newSession(c, "raw-peek-live", iss, "sub-1")
+	mustCreateSession(t, s, live, liveTok)
+	idle, idleTok := newSession(c, "raw-peek-idle", iss, "sub-1")
+	idle.IdleExpiresAt = c.Now().Add(-time.Second)
+	mustCreateSession(t, s, idle, idleTok)
+	expired, expiredTok := newSession(c, "raw-peek-expired", iss, "sub-1")
+	expired.ExpiresAt = c.Now().Add(-time.Second)
+	expiredTok.ExpiresAt = expired.ExpiresAt
+	mustCreateSession(t, s, expired, expiredTok)
+
+	tests := []struct {
+		name     string
+		sess     store.Session
+		wantLive bool
+	}{
+		{"live", live, true},
+		{"idle expired", idle, false},
+		{"expired", expired, false},
+	}
+	for _, tt := range tests {
+		got, err := s.PeekSession(ctx, tt.sess.Key)
+		if err != nil || got != tt.sess {
+			t.Errorf("PeekSession(%s) = %+v, %v; want %+v, nil", tt.name, got, err, tt.sess)
+		}
+		if got.Live(c.Now()) != tt.wantLive {
+			t.Errorf("PeekSession(%s).Live(now) = %v; want %v", tt.name, !tt.wantLive, tt.wantLive)
+		}
+		_, err = s.GetSession(ctx, tt.sess.Key)
+		if tt.wantLive != (err == nil) || !tt.wantLive && !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("GetSession(%s) = %v; want live: %v (else ErrNotFound)", tt.name, err, tt.wantLive)
+		}
+	}
+	if _, err := s.PeekSession(ctx, store.Hash("raw-unknown")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PeekSession(unknown) = %v; want ErrNotFound", err)
 	}
 }
 
@@ -421,12 +493,15 @@ func testSessionKeys(t *testing.T, s store.Store, c *clock) {
 		mustCreateSession(t, s, sess, tok)
 		want = append(want, sess.Key)
 	}
+	// Expired sessions still in the store are listed: sign out everywhere
+	// ends and revokes them too.
 	expired, tok := newSession(c, "raw-user-expired", iss, "alice")
 	expired.ExpiresAt = c.Now().Add(-time.Second)
 	mustCreateSession(t, s, expired, tok)
 	idle, tok := newSession(c, "raw-user-idle", iss, "alice")
 	idle.IdleExpiresAt = c.Now().Add(-time.Second)
 	mustCreateSession(t, s, idle, tok)
+	want = append(want, expired.Key, idle.Key)
 	for _, other := range []struct{ raw, iss, sub string }{
 		{"raw-bob", iss, "bob"},
 		{"raw-alice-elsewhere", "https://other.example", "alice"},

@@ -136,6 +136,7 @@ func TestDynamoDBUnavailable(t *testing.T) {
 		{"ConsumeState", func() error { _, err := s.ConsumeState(ctx, "st", "b"); return err }},
 		{"CreateSession", func() error { return s.CreateSession(ctx, sess, tok) }},
 		{"GetSession", func() error { _, err := s.GetSession(ctx, sess.Key); return err }},
+		{"PeekSession", func() error { _, err := s.PeekSession(ctx, sess.Key); return err }},
 		{"TouchSession", func() error { return s.TouchSession(ctx, sess.Key, c.Now()) }},
 		{"DeleteSession", func() error { _, _, err := s.DeleteSession(ctx, sess.Key); return err }},
 		{"SessionKeys", func() error { _, err := s.SessionKeys(ctx, "iss", "sub"); return err }},

@@ -88,8 +88,10 @@ func (m *Memory) sweep(now time.Time) {
 			delete(m.states, k)
 		}
 	}
+	// Like DynamoDB's TTL, only the absolute expiry removes a session: an
+	// idle-expired one stays findable by SessionKeys until then.
 	for k, s := range m.sessions {
-		if !s.live(now) {
+		if !live(s.ExpiresAt, now) {
 			delete(m.sessions, k)
 		}
 	}
@@ -127,7 +129,7 @@ func (m *Memory) CreateSession(ctx context.Context, s Session, t Tokens) error {
 	defer m.mu.Unlock()
 	now := m.now()
 	m.maybeSweep(now)
-	if old, ok := m.sessions[s.Key]; ok && old.live(now) {
+	if old, ok := m.sessions[s.Key]; ok && old.Live(now) {
 		return fmt.Errorf("store: create session: %w", ErrConflict)
 	}
 	if old, ok := m.tokens[s.Key]; ok && live(old.ExpiresAt, now) {
@@ -143,8 +145,19 @@ func (m *Memory) GetSession(ctx context.Context, key string) (Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.sessions[key]
-	if !ok || !s.live(m.now()) {
+	if !ok || !s.Live(m.now()) {
 		return Session{}, fmt.Errorf("store: get session: %w", ErrNotFound)
+	}
+	return s, nil
+}
+
+// PeekSession implements Store.
+func (m *Memory) PeekSession(ctx context.Context, key string) (Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[key]
+	if !ok {
+		return Session{}, fmt.Errorf("store: peek session: %w", ErrNotFound)
 	}
 	return s, nil
 }
@@ -154,7 +167,7 @@ func (m *Memory) TouchSession(ctx context.Context, key string, idleExpiresAt tim
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.sessions[key]
-	if !ok || !s.live(m.now()) {
+	if !ok || !s.Live(m.now()) {
 		return fmt.Errorf("store: touch session: %w", ErrNotFound)
 	}
 	s.IdleExpiresAt = msTime(idleExpiresAt)
@@ -166,20 +179,13 @@ func (m *Memory) TouchSession(ctx context.Context, key string, idleExpiresAt tim
 func (m *Memory) DeleteSession(ctx context.Context, key string) (Session, Tokens, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
 	s, sok := m.sessions[key]
 	t, tok := m.tokens[key]
-	delete(m.sessions, key)
-	delete(m.tokens, key)
-	if sok = sok && s.live(now); !sok {
-		s = Session{}
-	}
-	if tok = tok && live(t.ExpiresAt, now); !tok {
-		t = Tokens{}
-	}
 	if !sok && !tok {
 		return Session{}, Tokens{}, fmt.Errorf("store: delete session: %w", ErrNotFound)
 	}
+	delete(m.sessions, key)
+	delete(m.tokens, key)
 	return s, t, nil
 }
 
@@ -187,10 +193,9 @@ func (m *Memory) DeleteSession(ctx context.Context, key string) (Session, Tokens
 func (m *Memory) SessionKeys(ctx context.Context, issuer, subject string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
 	var keys []string
 	for k, s := range m.sessions {
-		if s.Issuer == issuer && s.User.Subject == subject && s.live(now) {
+		if s.Issuer == issuer && s.User.Subject == subject {
 			keys = append(keys, k)
 		}
 	}

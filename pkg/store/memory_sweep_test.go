@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // Expired records leave the memory store within a bounded number of
@@ -16,7 +18,7 @@ func TestMemorySweeps(t *testing.T) {
 	ctx := context.Background()
 	put := func(i int, ttl time.Duration) {
 		t.Helper()
-		if err := m.PutState(ctx, State{State: "s" + strconv.Itoa(i), BindingHash: "b", ExpiresAt: now.Add(ttl)}); err != nil {
+		if err := m.PutState(ctx, State{AuthRequest: signin.AuthRequest{State: "s" + strconv.Itoa(i)}, BindingHash: "b", ExpiresAt: now.Add(ttl)}); err != nil {
 			t.Fatalf("PutState(%d) = %v", i, err)
 		}
 	}
@@ -47,5 +49,28 @@ func TestMemorySweeps(t *testing.T) {
 		if _, ok := m.states[Hash("s"+strconv.Itoa(short+j))]; !ok {
 			t.Errorf("live state %d swept", short+j)
 		}
+	}
+}
+
+// A sweep removes a session only at its absolute expiry, as DynamoDB's TTL
+// does: an idle-expired session stays for sign out everywhere to find.
+func TestMemorySweepKeepsIdleExpiredSessions(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	m := NewMemory()
+	m.Now = func() time.Time { return now }
+	ctx := context.Background()
+	idle := Session{Key: "idle", Issuer: "iss", ExpiresAt: now.Add(time.Hour), IdleExpiresAt: now.Add(time.Minute)}
+	idle.User.Subject = "sub"
+	gone := idle
+	gone.Key, gone.ExpiresAt, gone.IdleExpiresAt = "gone", now.Add(time.Minute), time.Time{}
+	for _, s := range []Session{idle, gone} {
+		if err := m.CreateSession(ctx, s, Tokens{ExpiresAt: s.ExpiresAt}); err != nil {
+			t.Fatalf("CreateSession(%s) = %v", s.Key, err)
+		}
+	}
+	now = now.Add(2 * time.Minute)
+	m.sweep(now)
+	if got, err := m.SessionKeys(ctx, "iss", "sub"); err != nil || len(got) != 1 || got[0] != "idle" {
+		t.Errorf("SessionKeys after a sweep = %q, %v; want [idle]", got, err)
 	}
 }

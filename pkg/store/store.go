@@ -1,5 +1,5 @@
-// Package store keeps the sign-in records (OAuth state, sessions, tokens) in
-// one DynamoDB table with TTL expiry, or in memory for local development.
+// Package store keeps the sign-in records (pending states, sessions and their
+// provider tokens) in one DynamoDB table, or in memory for local development.
 package store
 
 import (
@@ -13,7 +13,8 @@ import (
 // Conditions callers branch on. A storage outage wraps ErrUnavailable so it
 // never looks like "signed out".
 var (
-	// ErrNotFound: the record does not exist or has expired.
+	// ErrNotFound: the record does not exist or, for a read that decides
+	// whether someone is signed in, has expired.
 	ErrNotFound = errors.New("store: not found")
 	// ErrConsumed: the state was already used once.
 	ErrConsumed = errors.New("store: state already consumed")
@@ -27,6 +28,16 @@ var (
 	ErrUnavailable = errors.New("store: unavailable")
 )
 
+// The partition key of every item is one of these prefixes followed by a
+// hash: Hash(state) for a state, the session key for a session and its
+// tokens. IAM policies may grant each method only the prefixes it uses
+// (see Permissions).
+const (
+	StatePrefix   = "state#"
+	SessionPrefix = "session#"
+	TokensPrefix  = "tokens#"
+)
+
 // Hash returns the hex SHA-256 of a secret value (state, session id, binding
 // cookie). Records are keyed and compared by hash so a table dump holds no
 // usable value.
@@ -35,53 +46,15 @@ func Hash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// State is one pending sign-in, written at login and consumed at callback.
-type State struct {
-	State       string // raw state parameter; stored only as Hash(State)
-	BindingHash string // Hash of the browser-binding cookie value
-	Nonce       string
-	Verifier    string // PKCE code verifier
-	ReturnTo    string
-	RedirectURI string // exactly as sent in the authorize request
-	CreatedAt   time.Time
-	ExpiresAt   time.Time
-}
-
-// User is who signed in, as the provider told us.
-type User struct {
-	Subject string
-	Email   string // "" when unknown
-	Name    string // "" when unknown
-}
-
-// Session is a signed-in browser. Its key is Hash(raw session id).
-type Session struct {
-	Key           string // Hash of the raw session id (the cookie value)
-	User          User
-	Issuer        string
-	CreatedAt     time.Time
-	ExpiresAt     time.Time // absolute expiry
-	IdleExpiresAt time.Time // zero: no idle timeout
-}
-
-// Tokens are the provider tokens of one session (same Key as the session).
-type Tokens struct {
-	Key          string // the session's key
-	AccessToken  string
-	RefreshToken string
-	IDToken      string
-	TokenType    string
-	Scope        string
-	Expiry       time.Time // access token expiry; zero: unknown/never
-	ExpiresAt    time.Time // record expiry (TTL): the session's or the refresh token's lifetime
-	Version      int64     // starts at 1, +1 on every refresh
-	LeaseOwner   string    // refresh in progress by this owner ...
-	LeaseUntil   time.Time // ... until then
-}
-
-// Store is what the handlers and the app-facing API need. Every read treats
-// an expired record as absent (ErrNotFound): a record is live while
-// now < ExpiresAt (and, for a session, now < IdleExpiresAt when set).
+// Store is what the session core and the routes need.
+//
+// Reads that decide whether someone is signed in, or whether a state or
+// token record is usable, treat an expired record as absent (ErrNotFound):
+// TTL deletion lags by hours, so the record's expiry is checked on every
+// read. A record is live while now < ExpiresAt (and, for a session, now <
+// IdleExpiresAt when set). PeekSession, DeleteSession and SessionKeys see
+// expired records too: ending a session must reach every record still in
+// the table.
 //
 // Both implementations keep ExpiresAt at one-second precision (it is the
 // DynamoDB TTL attribute, in epoch seconds, truncated) and every other time
@@ -103,19 +76,26 @@ type Store interface {
 	// Version 1 when t.Version is 0. ErrConflict when a live session or
 	// token record with that key exists.
 	CreateSession(ctx context.Context, s Session, t Tokens) error
-	// GetSession reads a live session (strongly consistent).
+	// GetSession reads a live session (strongly consistent); ErrNotFound
+	// when absent or expired.
 	GetSession(ctx context.Context, key string) (Session, error)
+	// PeekSession reads the session record even when it has expired, to
+	// learn whose it was (sign out everywhere); ErrNotFound only when no
+	// record is left. Never use it to decide whether someone is signed in.
+	PeekSession(ctx context.Context, key string) (Session, error)
 	// TouchSession sets a live session's idle expiry (ErrNotFound when the
-	// session is gone). The absolute expiry never moves.
+	// session is gone or expired). The absolute expiry never moves.
 	TouchSession(ctx context.Context, key string, idleExpiresAt time.Time) error
-	// DeleteSession removes the session and its tokens and returns what was
-	// deleted (zero values and ErrNotFound when neither existed or both
-	// were expired).
+	// DeleteSession removes the session and its tokens and returns what
+	// was deleted, expired records included (a zero value for a record that
+	// did not exist): the caller checks liveness and revokes the tokens.
+	// ErrNotFound only when neither record existed.
 	DeleteSession(ctx context.Context, key string) (Session, Tokens, error)
-	// SessionKeys lists the keys of a user's live sessions (sign out
-	// everywhere), in no particular order. In DynamoDB it reads a global
-	// secondary index, which is eventually consistent: a session created
-	// a moment ago may be missing.
+	// SessionKeys lists the keys of every session record of the user still
+	// in the store, expired ones included (sign out everywhere ends and
+	// revokes them too), in no particular order. In DynamoDB it reads a
+	// global secondary index, which is eventually consistent: a session
+	// created a moment ago may be missing.
 	SessionKeys(ctx context.Context, issuer, subject string) ([]string, error)
 
 	// GetTokens reads a live token record (strongly consistent).
@@ -135,3 +115,18 @@ type Store interface {
 	// whole record (start from the leased one); its lease fields are ignored.
 	SaveRefreshed(ctx context.Context, t Tokens, owner string) error
 }
+
+// expiryTime is how ExpiresAt is kept: epoch seconds, the TTL attribute.
+func expiryTime(t time.Time) time.Time {
+	return time.Unix(t.Unix(), 0).UTC()
+}
+
+// msTime is how every other time is kept: Unix milliseconds; zero stays zero.
+func msTime(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+func live(expiresAt, now time.Time) bool { return now.Before(expiresAt) }

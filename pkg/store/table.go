@@ -15,13 +15,9 @@ const (
 	// TTLAttribute is the table's TTL attribute: a number, epoch seconds.
 	TTLAttribute = "ttl"
 	// UserIndex is the global secondary index on "user" (issuer#subject)
-	// that finds a user's sessions. It projects the TTL and idle expiry so
-	// expired sessions are filtered out without reading them.
+	// that finds a user's sessions. It projects the TTL and idle expiry,
+	// besides the keys.
 	UserIndex = "user-index"
-
-	partitionKey  = "pk"
-	userAttribute = "user"
-	idleAttribute = "idle"
 )
 
 // TableDefinition is the table the store expects: partition key "pk" (S),
