@@ -800,3 +800,38 @@ func TestDeployDefaultTransform(t *testing.T) {
 		t.Errorf("no AuthorizerFunction")
 	}
 }
+
+// TestDeployDocs: README's deploy commands agree with samconfig.toml and the template:
+// the stack name, CAPABILITY_IAM being enough (no named IAM resource), the metric namespace.
+func TestDeployDocs(t *testing.T) {
+	root := repoRoot(t)
+	config, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^stack_name = "([^"]+)"$`).FindSubmatch(config)
+	if m == nil {
+		t.Fatalf("samconfig.toml has no stack_name")
+	}
+	for _, want := range []string{"--stack-name " + string(m[1]) + " ", "!ImportValue " + string(m[1]) + "-", "`" + metricNamespace + "`"} {
+		if !bytes.Contains(readme, []byte(want)) {
+			t.Errorf("README.md does not contain %q (samconfig.toml, template.yaml)", want)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^capabilities = "CAPABILITY_IAM"$`).Match(config) {
+		t.Errorf("samconfig.toml: want capabilities = \"CAPABILITY_IAM\"")
+	}
+	resources, _ := rawTemplate(t)["Resources"].(map[string]any)
+	for name, r := range resources {
+		props, _ := r.(map[string]any)["Properties"].(map[string]any)
+		for _, k := range []string{"RoleName", "ManagedPolicyName", "UserName", "GroupName"} {
+			if _, ok := props[k]; ok {
+				t.Errorf("%s has %s: a named IAM resource needs CAPABILITY_NAMED_IAM", name, k)
+			}
+		}
+	}
+}
