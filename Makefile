@@ -3,9 +3,13 @@
 # same targets into build/<LogicalId>/ so what we test is what SAM ships.
 SHELL := /bin/bash
 GO ?= go
-GOARCH ?= arm64
+# What the template declares (Architectures: [arm64]). `:=` ignores an exported GOARCH, so
+# `GOARCH=amd64 sam build` still ships arm64; `make GOARCH=amd64 build-X` (a command-line
+# variable) still overrides it, as the emulator tests do to build for the host.
+GOARCH := arm64
 GOFLAGS_BUILD := -trimpath -tags lambda.norpc -ldflags="-s -w"
-FUNCTIONS := LoginFunction CallbackFunction MeFunction LogoutFunction
+# Every AWS::Serverless::Function of template.yaml (e2e/deploy_test.go checks the list).
+FUNCTIONS := LoginFunction CallbackFunction MeFunction LogoutFunction AuthorizerFunction ExampleProfileFunction
 
 .PHONY: build test dev bench fuzz clean
 
@@ -16,12 +20,14 @@ build/%:
 
 define lambda_target
 build-$(1):
-	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build $(GOFLAGS_BUILD) -o $$(ARTIFACTS_DIR)/bootstrap ./functions/$(2)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(GOARCH) $(GO) build $(GOFLAGS_BUILD) -o $$(ARTIFACTS_DIR)/bootstrap ./$(2)
 endef
-$(eval $(call lambda_target,LoginFunction,login))
-$(eval $(call lambda_target,CallbackFunction,callback))
-$(eval $(call lambda_target,MeFunction,me))
-$(eval $(call lambda_target,LogoutFunction,logout))
+$(eval $(call lambda_target,LoginFunction,functions/login))
+$(eval $(call lambda_target,CallbackFunction,functions/callback))
+$(eval $(call lambda_target,MeFunction,functions/me))
+$(eval $(call lambda_target,LogoutFunction,functions/logout))
+$(eval $(call lambda_target,AuthorizerFunction,functions/authorizer))
+$(eval $(call lambda_target,ExampleProfileFunction,examples/profile))
 
 # The whole suite: DynamoDB Local, the emulator, Chromium and short fuzz runs.
 test:

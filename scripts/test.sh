@@ -4,7 +4,7 @@
 # DynamoDB Local on a free loopback port and stops it on every exit path.
 # Nothing is skipped for want of a service: REQUIRE_DYNAMODB=1 turns a
 # missing DynamoDB Local into a test failure, REQUIRE_BROWSER=1 a missing
-# Chromium.
+# Chromium, REQUIRE_TEMPLATE_TOOLS=1 a missing cfn-lint or SAM translator.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -50,6 +50,8 @@ export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export AWS_EC2_METADATA_DISABLED=true REQUIRE_DYNAMODB=1
 # install_chromium ran above: a missing browser fails the e2e browser tests.
 export REQUIRE_BROWSER=1
+# cfn-lint and the SAM translator (pip install cfn-lint) check template.yaml.
+export REQUIRE_TEMPLATE_TOOLS=1
 
 go vet ./...
 check_gofmt
