@@ -188,16 +188,25 @@ func DynamoDB(awsCfg aws.Config, getenv func(string) string) *dynamodb.Client {
 // options (SESSION_IDLE_TIMEOUT moves the idle expiry). No secret, no
 // provider, no network I/O.
 func Me(ctx context.Context, getenv func(string) string) (*routes.Handler, error) {
+	cfg, err := MeConfig(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return routes.New(cfg), nil
+}
+
+// MeConfig is the configuration Me builds its handler from.
+func MeConfig(ctx context.Context, getenv func(string) string) (routes.Config, error) {
 	e := Env{Getenv: getenv}
 	cfg := e.Routes()
 	table := e.Table()
 	if err := e.Err("me"); err != nil {
-		return nil, err
+		return routes.Config{}, err
 	}
 	awsCfg, err := AWSConfig(ctx, getenv)
 	if err != nil {
-		return nil, err
+		return routes.Config{}, err
 	}
 	cfg.Session.Store = Store(awsCfg, getenv, table)
-	return routes.New(cfg), nil
+	return cfg, nil
 }

@@ -44,22 +44,31 @@ func NewProvider(cfg oauth.Config) (*Provider, error) {
 // never calls the token endpoint). No network I/O: discovery, when needed,
 // happens on the first request.
 func Login(ctx context.Context, getenv func(string) string) (*routes.Handler, error) {
+	cfg, err := LoginConfig(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return routes.New(cfg), nil
+}
+
+// LoginConfig is the configuration Login builds its handler from.
+func LoginConfig(ctx context.Context, getenv func(string) string) (routes.Config, error) {
 	e := lambdaenv.Env{Getenv: getenv}
 	cfg := e.Routes()
 	table := e.Table()
 	oauthCfg := ReadConfig(&e)
 	if err := e.Err("login"); err != nil {
-		return nil, err
+		return routes.Config{}, err
 	}
 	p, err := NewProvider(oauthCfg)
 	if err != nil {
-		return nil, err
+		return routes.Config{}, err
 	}
 	awsCfg, err := lambdaenv.AWSConfig(ctx, getenv)
 	if err != nil {
-		return nil, err
+		return routes.Config{}, err
 	}
 	cfg.Provider = p
 	cfg.Session.Store = lambdaenv.Store(awsCfg, getenv, table)
-	return routes.New(cfg), nil
+	return cfg, nil
 }

@@ -45,17 +45,27 @@ func All(ctx context.Context, getenv func(string) string) (*routes.Handler, erro
 // One error names every missing or invalid variable. The only network I/O
 // is the secret reads, concurrently.
 func handler(ctx context.Context, getenv func(string) string, what string) (*routes.Handler, error) {
+	cfg, err := RoutesConfig(ctx, getenv, what)
+	if err != nil {
+		return nil, err
+	}
+	return routes.New(cfg), nil
+}
+
+// RoutesConfig is the configuration Callback, Logout and All build their
+// handler from; what names the function in errors.
+func RoutesConfig(ctx context.Context, getenv func(string) string, what string) (routes.Config, error) {
 	e := lambdaenv.Env{Getenv: getenv}
 	cfg := e.Routes()
 	w, err := wire(ctx, &e, what)
 	if err != nil {
-		return nil, err
+		return routes.Config{}, err
 	}
 	cfg.Provider = w.provider
 	cfg.Session.Store = w.store
 	cfg.Session.Revoker = w.provider
 	cfg.Session.Refresher = w.provider
-	return routes.New(cfg), nil
+	return cfg, nil
 }
 
 // Sessions reads the session core's configuration for the app's own

@@ -2,14 +2,12 @@ package secretenv
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -18,11 +16,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/serverless-signin/signin/internal/dynamotest"
+	"github.com/serverless-signin/signin/internal/lambdaenv"
+	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
+	"github.com/serverless-signin/signin/internal/routes"
+	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 // isolateAWS keeps the SDK's default chain away from the machine's own
@@ -41,6 +41,61 @@ func isolateAWS(t *testing.T) {
 	} {
 		t.Setenv(k, v)
 	}
+}
+
+// Route names a function's builder.
+type Route string
+
+const (
+	RouteMe       Route = "me"
+	RouteLogin    Route = "login"
+	RouteCallback Route = "callback"
+	RouteLogout   Route = "logout"
+	RouteAll      Route = "all"
+)
+
+// FromEnvWith returns the configuration the function's builder builds its
+// handler from.
+func FromEnvWith(ctx context.Context, route Route, getenv func(string) string) (routes.Config, error) {
+	switch route {
+	case RouteMe:
+		return lambdaenv.MeConfig(ctx, getenv)
+	case RouteLogin:
+		return oidcenv.LoginConfig(ctx, getenv)
+	}
+	return RoutesConfig(ctx, getenv, string(route))
+}
+
+// client is the OpenID client a configuration carries (nil: none).
+func client(cfg routes.Config) *oauth.Client {
+	if p, ok := cfg.Provider.(*oidcenv.Provider); ok && p != nil {
+		return p.Client
+	}
+	return nil
+}
+
+// Options are the route options the variables set.
+type Options struct {
+	SessionLifetime       time.Duration
+	IdleTimeout           time.Duration
+	RedirectURL           string
+	PostLogoutRedirectURL string
+	AppOrigin             string
+}
+
+func optionsOf(c routes.Config) Options {
+	return Options{SessionLifetime: c.SessionLifetime, IdleTimeout: c.Session.IdleTimeout, RedirectURL: c.RedirectURL,
+		PostLogoutRedirectURL: c.PostLogoutRedirectURL, AppOrigin: c.AppOrigin}
+}
+
+// OptionsFromEnv reads the route options alone.
+func OptionsFromEnv(getenv func(string) string) (Options, error) {
+	e := lambdaenv.Env{Getenv: getenv}
+	o := optionsOf(e.Routes())
+	if err := e.Err("options"); err != nil {
+		return Options{}, err
+	}
+	return o, nil
 }
 
 // env is a getenv over a map.
@@ -80,9 +135,9 @@ func TestFromEnvMissing(t *testing.T) {
 		{RouteAll, []string{"OAUTH_ISSUER", "OAUTH_CLIENT_ID", "TABLE_NAME", "OAUTH_CLIENT_SECRET"}, nil},
 	}
 	for _, tt := range tests {
-		h, err := FromEnvWith(context.Background(), tt.route, env(nil))
+		_, err := FromEnvWith(context.Background(), tt.route, env(nil))
 		if err == nil {
-			t.Errorf("FromEnvWith(%s, empty) = %v, nil; want an error", tt.route, h)
+			t.Errorf("FromEnvWith(%s, empty) = nil error; want an error", tt.route)
 			continue
 		}
 		for _, name := range tt.want {
@@ -153,13 +208,11 @@ func TestFromEnvOptions(t *testing.T) {
 			t.Errorf("FromEnvWith(%v) = %v", tt.vars, err)
 			continue
 		}
-		o := h.opts
-		got := Options{SessionLifetime: o.SessionLifetime, IdleTimeout: o.IdleTimeout, RedirectURL: o.RedirectURL,
-			PostLogoutRedirectURL: o.PostLogoutRedirectURL, AppOrigin: o.AppOrigin}
+		got := optionsOf(h)
 		if !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("FromEnvWith(%v) options = %+v; want %+v", tt.vars, got, tt.want)
 		}
-		if h.oauth == nil || h.oauth.Config().ClientSecret != "" {
+		if c := client(h); c == nil || c.Config().ClientSecret != "" {
 			t.Errorf("login handler: want an OAuth client without secret")
 		}
 	}
@@ -174,7 +227,7 @@ func TestOptionsFromEnv(t *testing.T) {
 		want    Options
 		wantErr []string // variables the error must name
 	}{
-		{name: "defaults", want: Options{SessionLifetime: DefaultSessionLifetime}},
+		{name: "defaults", want: Options{SessionLifetime: routes.DefaultSessionLifetime}},
 		{name: "all set", vars: map[string]string{
 			"SESSION_LIFETIME":               "12h",
 			"SESSION_IDLE_TIMEOUT":           "900",
@@ -247,7 +300,7 @@ func TestEnvDuration(t *testing.T) {
 		{"9999999999999", false, 0, false}, // overflows a Duration
 	}
 	for _, tt := range tests {
-		got, ok := envDuration(env(map[string]string{"X": tt.in}), "X", time.Minute, tt.zeroOK)
+		got, ok := lambdaenv.Duration(env(map[string]string{"X": tt.in}), "X", time.Minute, tt.zeroOK)
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("envDuration(%q, zeroOK %v) = %v, %v; want %v, %v", tt.in, tt.zeroOK, got, ok, tt.want, tt.ok)
 		}
@@ -257,17 +310,17 @@ func TestEnvDuration(t *testing.T) {
 // The me binary needs TABLE_NAME alone and does no I/O at start.
 func TestFromEnvMeOnly(t *testing.T) {
 	isolateAWS(t)
-	h, err := FromEnvWith(context.Background(), RouteMe, env(map[string]string{"TABLE_NAME": "signin", "SESSION_IDLE_TIMEOUT": "30m"}))
+	cfg, err := FromEnvWith(context.Background(), RouteMe, env(map[string]string{"TABLE_NAME": "signin", "SESSION_IDLE_TIMEOUT": "30m"}))
 	if err != nil {
 		t.Fatalf("FromEnvWith(me, TABLE_NAME) = %v", err)
 	}
-	if h.oauth != nil || h.opts.IdleTimeout != 30*time.Minute {
-		t.Errorf("me handler: oauth %v, idle %v; want no OAuth client, 30m", h.oauth, h.opts.IdleTimeout)
+	if cfg.Provider != nil || cfg.Session.IdleTimeout != 30*time.Minute {
+		t.Errorf("me handler: provider %v, idle %v; want no provider, 30m", cfg.Provider, cfg.Session.IdleTimeout)
 	}
-	h.opts.Logger = NewLogger(io.Discard)
-	resp, _ := h.Me(context.Background(), events.APIGatewayV2HTTPRequest{})
-	if resp.StatusCode != 200 || resp.Body != bodyUnauthenticated {
-		t.Errorf("Me(no cookie) = %d %s; want 200 %s", resp.StatusCode, resp.Body, bodyUnauthenticated)
+	cfg.Session.Logger = session.NewLogger(io.Discard)
+	resp, _ := routes.New(cfg).Me(context.Background(), events.APIGatewayV2HTTPRequest{})
+	if resp.StatusCode != 200 || resp.Body != `{"authenticated":false}` {
+		t.Errorf("Me(no cookie) = %d %s; want 200 {\"authenticated\":false}", resp.StatusCode, resp.Body)
 	}
 }
 
@@ -378,7 +431,7 @@ func TestFromEnvClientSecret(t *testing.T) {
 			case err != nil:
 				t.Fatalf("FromEnvWith = %v", err)
 			default:
-				if got := h.oauth.Config().ClientSecret; got != tt.want {
+				if got := client(h).Config().ClientSecret; got != tt.want {
 					t.Errorf("client secret = %q; want %q", got, tt.want)
 				}
 			}
@@ -405,32 +458,56 @@ func TestFromEnvClientSecret(t *testing.T) {
 	}
 }
 
-// Locally (AWS_ENDPOINT_URL_DYNAMODB set) FromEnv creates the table.
-func TestFromEnvCreatesLocalTable(t *testing.T) {
-	client := dynamotest.Client(t) // skips without DynamoDB Local
+// No function creates or checks its table at start, locally either: the
+// table may be missing, or DynamoDB down, and the cold start still succeeds
+// with no DynamoDB call; the first request then gets the route's own JSON
+// 500 (not the gateway's generic one after a failed start).
+func TestFromEnvNoTableWork(t *testing.T) {
 	isolateAWS(t)
-	// dynamotest's credentials: DynamoDB Local without -sharedDb keeps one
-	// database per access key.
-	t.Setenv("AWS_ACCESS_KEY_ID", "local")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "local")
-	var b [6]byte
-	rand.Read(b[:])
-	table := "fromenv-" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
-	vars := map[string]string{"TABLE_NAME": table, "AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"), "AWS_REGION": "us-east-1"}
-	h, err := FromEnvWith(context.Background(), RouteMe, env(vars))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("FromEnvWith(me, local) = %v", err)
+		t.Fatal(err)
 	}
-	if _, err := client.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: aws.String(table)}); err != nil {
-		t.Fatalf("DescribeTable(%s) = %v; want the table created", table, err)
-	}
-	h.opts.Logger = NewLogger(io.Discard)
-	resp, _ := h.Me(context.Background(), events.APIGatewayV2HTTPRequest{Cookies: []string{"__Host-session=" + strings.Repeat("A", 43)}})
-	if resp.StatusCode != 401 {
-		t.Errorf("Me(unknown session) on the new table = %d %s; want 401", resp.StatusCode, resp.Body)
+	down := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more: every DynamoDB call fails at once
+	vars := with(oauthEnv, map[string]string{"OAUTH_CLIENT_SECRET": "dev-secret", "AWS_ENDPOINT_URL_DYNAMODB": down, "TABLE_NAME": "missing"})
+	cookie := []string{"__Host-session=" + strings.Repeat("A", 43), "__Host-signin_binding=" + strings.Repeat("A", 43)}
+	for _, tt := range []struct {
+		route  Route
+		serve  func(*routes.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+		method string
+		query  string
+		body   string
+	}{
+		{RouteMe, func(h *routes.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return h.Me
+		}, "GET", "", `{"error":"Session lookup failed"}`},
+		{RouteLogin, func(h *routes.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return h.Login
+		}, "GET", "", `{"error":"OAuth sign-in failed"}`},
+		{RouteCallback, func(h *routes.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return h.Callback
+		}, "GET", "code=c&state=s", `{"error":"OAuth sign-in failed"}`},
+		{RouteLogout, func(h *routes.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return h.Logout
+		}, "POST", "", `{"error":"Sign-out failed"}`},
+	} {
+		t.Run(string(tt.route), func(t *testing.T) {
+			cfg, err := FromEnvWith(context.Background(), tt.route, env(vars))
+			if err != nil {
+				t.Fatalf("FromEnvWith(%s) with DynamoDB down = %v; want a cold start without DynamoDB calls", tt.route, err)
+			}
+			cfg.Session.Logger = session.NewLogger(io.Discard)
+			if tt.route == RouteLogin {
+				cfg.RedirectURL = "https://app.example.com/auth/callback"
+			}
+			req := events.APIGatewayV2HTTPRequest{RawQueryString: tt.query, Cookies: cookie}
+			req.RequestContext.HTTP.Method = tt.method
+			resp, err := tt.serve(routes.New(cfg))(context.Background(), req)
+			if err != nil || resp.StatusCode != 500 || resp.Body != tt.body || resp.Headers["Content-Type"] != "application/json" {
+				t.Errorf("%s with DynamoDB down = %d %s, %v; want 500 %s", tt.route, resp.StatusCode, resp.Body, err, tt.body)
+			}
+		})
 	}
 }
 
@@ -502,14 +579,14 @@ func TestFromEnvTokenKey(t *testing.T) {
 				err error
 			)
 			if tt.sessions {
-				var s *Sessions
-				if s, err = SessionsFromEnvWith(context.Background(), env(vars)); err == nil {
-					st = s.Store
+				var c session.Config
+				if c, err = Sessions(context.Background(), env(vars)); err == nil {
+					st = c.Store
 				}
 			} else {
-				var h *Handler
-				if h, err = FromEnvWith(context.Background(), tt.route, env(vars)); err == nil {
-					st = h.store
+				var c routes.Config
+				if c, err = FromEnvWith(context.Background(), tt.route, env(vars)); err == nil {
+					st = c.Session.Store
 				}
 			}
 			switch {
