@@ -210,7 +210,7 @@ func benchCallbackEvent(b *testing.B, ctx context.Context, p *devprovider.Provid
 	return benchEvent(http.MethodGet, "/auth/callback", back.RawQuery, binding)
 }
 
-// BenchmarkMeOverhead measures SPEC §5's target side by side in one run: each iteration times
+// BenchmarkMeOverhead measures docs/contract.md §5's target side by side in one run: each iteration times
 // a bare GetItem of the session item (what /auth/me cannot do without), Me against DynamoDB
 // Local on the same item, and Me against the memory store (whose lookup costs next to nothing,
 // so it is the handler's own work). The order of the first two alternates so neither always

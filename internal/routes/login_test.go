@@ -162,7 +162,7 @@ func TestLoginBinding(t *testing.T) {
 }
 
 // Two tabs of one browser start a sign-in each. The first to come back
-// signs the browser in; its callback clears the binding cookie (SPEC), so
+// signs the browser in; its callback clears the binding cookie (docs/contract.md §2), so
 // the other tab's callback is an invalid callback (400), the browser
 // signed in all the same.
 func TestLoginTwoTabs(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"github.com/serverless-signin/signin/pkg/oauth"
 )
 
-// The round trips of SPEC.md section 5, counted at the DynamoDB client and
+// The round trips of docs/contract.md §5, counted at the DynamoDB client and
 // at the provider: login 1 write and no provider call (authorize endpoint
 // configured); callback 2 DynamoDB calls + token + userinfo (+ discovery and
 // JWKS once per container); me 1 read; logout 2 deletes + 1 revocation.
