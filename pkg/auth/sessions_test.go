@@ -20,8 +20,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/pkg/auth"
@@ -552,15 +550,12 @@ func TestSessionsFromEnvMissing(t *testing.T) {
 	}
 }
 
-// SessionsFromEnv against DynamoDB Local: the table is created when
-// missing and the result reads what the handlers wrote.
+// SessionsFromEnv against DynamoDB Local (the table is the test's: nothing
+// at cold start creates or checks it): the result reads what the handlers
+// wrote.
 func TestSessionsFromEnv(t *testing.T) {
-	client := dynamotest.Client(t)
+	_, table := dynamotest.NewTable(t)
 	p := startTokenProvider(t, true)
-	table := "sessions-env-" + strings.ToLower(rand.Text()[:10])
-	t.Cleanup(func() {
-		client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
 	env := map[string]string{
 		"TABLE_NAME":                table,
 		"AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"),
