@@ -18,7 +18,7 @@ import (
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/internal/devserver"
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 // chromiumPath is Debian's Chromium; scripts/test.sh installs it.
@@ -79,7 +79,7 @@ func startDevServer(t *testing.T) (*devserver.Server, string) {
 	srv, err := devserver.New(ctx, devserver.Config{
 		URL:    base,
 		Getenv: func(string) string { return "" },
-		Logger: auth.NewLogger(t.Output()),
+		Logger: session.NewLogger(t.Output()),
 	})
 	if err != nil {
 		t.Fatalf("devserver.New: %v", err)

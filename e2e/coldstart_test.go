@@ -19,7 +19,7 @@ import (
 // logout look up records that do not exist), then once more warm. Metrics:
 //
 //	init-ms         the emulator's INIT REPORT: exec of the bootstrap to the runtime's first
-//	                request for an event (Go runtime start, auth.FromEnv, lambda.Start)
+//	                request for an event (Go runtime start, the lambdaenv builder, lambda.Start)
 //	first-invoke-ms the first invoke as the caller sees it: INIT plus the first request
 //	warm-invoke-ms  the second invoke of the same event
 //	binary-bytes    the bootstrap's size (host architecture; BENCHMARKS.md lists arm64 too)

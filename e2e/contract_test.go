@@ -535,8 +535,9 @@ func (c *contract) checkMe(t *testing.T, what string, b *agent, want string) {
 // not sign anybody out for it, logout must clear the cookie anyway.
 func (c *contract) storageOutage(t *testing.T) {
 	hole := blackHole(t)
-	// Through an AWS config file, not AWS_ENDPOINT_URL_DYNAMODB, which makes the functions create
-	// the table at cold start (a local convenience).
+	// Through an AWS config file rather than AWS_ENDPOINT_URL_DYNAMODB (internal/lambdaenv's tests
+	// cover that one): the functions honour the SDK's own configuration too. Neither makes a
+	// DynamoDB call at cold start.
 	config := filepath.Join(t.TempDir(), "aws-config")
 	err := os.WriteFile(config, fmt.Appendf(nil, "[default]\nservices = hole\n\n[services hole]\ndynamodb =\n  endpoint_url = http://%s\n", hole), 0o600)
 	if err != nil {

@@ -47,8 +47,8 @@ dynamodb_local_start # exports AWS_ENDPOINT_URL_DYNAMODB
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
 export AWS_EC2_METADATA_DISABLED=true REQUIRE_DYNAMODB=1
 
-echo "bench: go test -run='^\$' -bench='$BENCH' -benchmem -count=$COUNT ./pkg/..." >&2
-go test -run='^$' -bench="$BENCH" -benchmem -count="$COUNT" -timeout=60m ./pkg/... | tee "$out/pkg.txt"
+echo "bench: go test -run='^\$' -bench='$BENCH' -benchmem -count=$COUNT ./pkg/... ./internal/routes/" >&2
+go test -run='^$' -bench="$BENCH" -benchmem -count="$COUNT" -timeout=60m ./pkg/... ./internal/routes/ | tee "$out/pkg.txt"
 
 echo "bench: go test -run='^\$' -bench=ColdStart -benchtime=${COLDSTART_RUNS}x ./e2e/" >&2
 go test -run='^$' -bench=ColdStart -benchtime="${COLDSTART_RUNS}x" -timeout=30m ./e2e/ | tee "$out/coldstart.txt"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target under pkg/ (each `func FuzzX` in a _test.go file) with
+# Runs every fuzz target under pkg/ and internal/ (each `func FuzzX` in a _test.go file) with
 # `go test -fuzz` for FUZZTIME each, one at a time: go test fuzzes one target of
 # one package per run. Plain `go test` already runs each target's seeds and its
 # corpus in testdata/fuzz/<FuzzName>/; this explores beyond them.
@@ -17,9 +17,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FUZZTIME=${FUZZTIME:-20s}
 filter=${1:-.}
 
-targets=$(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg | sed 's/:func /:/' | sort -u)
+targets=$(grep -rHo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*' pkg internal | sed 's/:func /:/' | sort -u)
 if [ -z "$targets" ]; then
-	echo "fuzz: no fuzz targets under pkg/" >&2
+	echo "fuzz: no fuzz targets under pkg/ or internal/" >&2
 	exit 1
 fi
 

@@ -1,4 +1,5 @@
-// Command login is the Lambda function behind the /auth/login route.
+// Command login is the Lambda function behind the /auth/login route. It
+// needs no client secret.
 package main
 
 import (
@@ -7,13 +8,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 func main() {
-	h, err := auth.FromEnv(context.Background(), auth.RouteLogin)
+	h, err := oidcenv.Login(context.Background(), os.Getenv)
 	if err != nil {
-		auth.NewLogger(os.Stderr).Error("cold start failed", "route", "login", "error", err)
+		session.NewLogger(os.Stderr).Error("cold start failed", "route", "login", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(h.Login)

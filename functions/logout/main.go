@@ -7,13 +7,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 func main() {
-	h, err := auth.FromEnv(context.Background(), auth.RouteLogout)
+	h, err := secretenv.Logout(context.Background(), os.Getenv)
 	if err != nil {
-		auth.NewLogger(os.Stderr).Error("cold start failed", "route", "logout", "error", err)
+		session.NewLogger(os.Stderr).Error("cold start failed", "route", "logout", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(h.Logout)

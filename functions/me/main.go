@@ -1,4 +1,5 @@
-// Command me is the Lambda function behind the /auth/me route.
+// Command me is the Lambda function behind the /auth/me route. It links no
+// OpenID client and no secret store: it only reads sessions.
 package main
 
 import (
@@ -7,13 +8,14 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/internal/lambdaenv"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 func main() {
-	h, err := auth.FromEnv(context.Background(), auth.RouteMe)
+	h, err := lambdaenv.Me(context.Background(), os.Getenv)
 	if err != nil {
-		auth.NewLogger(os.Stderr).Error("cold start failed", "route", "me", "error", err)
+		session.NewLogger(os.Stderr).Error("cold start failed", "route", "me", "error", err)
 		os.Exit(1)
 	}
 	lambda.Start(h.Me)

@@ -2,7 +2,6 @@ package devserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,19 +9,26 @@ import (
 	"strings"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/internal/lambdaenv"
+	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
+	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
+	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
 )
 
 // newHandler builds the handlers for every route from getenv. With
 // TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB it is exactly what the Lambda
-// functions build (auth.FromEnvWith: DynamoDB, table created when missing);
-// otherwise the embedded memory store backs the same handlers. It returns
-// the table name, "" for the memory store.
-func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*auth.Handler, string, error) {
-	if table := getenv("TABLE_NAME"); table != "" && getenv("AWS_ENDPOINT_URL_DYNAMODB") != "" {
-		h, err := auth.FromEnvWith(ctx, auth.RouteAll, getenv)
+// functions build (secretenv.All over DynamoDB), after creating the table
+// when it is missing (the functions never do); otherwise the embedded
+// memory store backs the same handlers. It returns the table name, "" for
+// the memory store.
+func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*routes.Handler, string, error) {
+	if table := getenv(lambdaenv.EnvTable); table != "" && getenv(lambdaenv.EnvDynamoDBEndpoint) != "" {
+		if err := ensureTable(ctx, getenv, table); err != nil {
+			return nil, "", fmt.Errorf("devserver: %w", err)
+		}
+		h, err := secretenv.All(ctx, getenv)
 		if err != nil {
 			return nil, "", fmt.Errorf("devserver: %w", err)
 		}
@@ -31,21 +37,36 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 
 	// The same variables as the functions, read by the same code, so what
 	// works here works deployed; the embedded store replaces TABLE_NAME.
-	cfg, cfgErr := oauth.ConfigFromEnv(getenv)
-	opts, optsErr := auth.OptionsFromEnv(getenv)
-	var secretErr error
+	e := lambdaenv.Env{Getenv: getenv}
+	cfg := e.Routes()
+	oauthCfg := oidcenv.ReadConfig(&e)
 	if strings.TrimSpace(getenv(oauth.EnvClientSecret)) == "" {
-		secretErr = errors.New("OAUTH_CLIENT_SECRET missing: with the memory store the dev server reads the client secret from the environment only")
+		e.Problem("OAUTH_CLIENT_SECRET missing: with the memory store the dev server reads the client secret from the environment only")
 	}
-	if err := errors.Join(cfgErr, optsErr, secretErr); err != nil {
+	if err := e.Err("devserver"); err != nil {
+		return nil, "", err
+	}
+	p, err := oidcenv.NewProvider(oauthCfg)
+	if err != nil {
 		return nil, "", fmt.Errorf("devserver: %w", err)
 	}
-	client, err := oauth.NewClient(cfg)
+	cfg.Provider = p
+	cfg.Session.Store = store.NewMemory()
+	cfg.Session.Revoker, cfg.Session.Refresher = p, p
+	cfg.Session.Logger = logger
+	return routes.New(cfg), "", nil
+}
+
+// ensureTable creates the DynamoDB table when it is missing.
+func ensureTable(ctx context.Context, getenv func(string) string, table string) error {
+	awsCfg, err := lambdaenv.AWSConfig(ctx, getenv)
 	if err != nil {
-		return nil, "", fmt.Errorf("devserver: oauth client: %w", err)
+		return err
 	}
-	opts.Logger = logger
-	return auth.New(client, store.NewMemory(), opts), "", nil
+	if err := store.EnsureTable(ctx, lambdaenv.DynamoDB(awsCfg, getenv), table); err != nil {
+		return fmt.Errorf("local table: %w", err)
+	}
+	return nil
 }
 
 // newBuiltinProvider is the development provider mounted at base +

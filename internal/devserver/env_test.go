@@ -13,7 +13,7 @@ import (
 )
 
 // With the memory store the handler options come from the same variables
-// as in the functions (auth.OptionsFromEnv).
+// as in the functions (lambdaenv.Env.Routes).
 func TestMemoryStoreOptions(t *testing.T) {
 	ts := httptest.NewUnstartedServer(nil)
 	_, port, _ := net.SplitHostPort(ts.Listener.Addr().String())

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 func TestNewEvent(t *testing.T) {
@@ -365,7 +365,7 @@ func newTestServer(t *testing.T, base string, env map[string]string) *Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := New(ctx, Config{URL: base, Getenv: mapEnv(env), Logger: auth.NewLogger(t.Output())})
+	s, err := New(ctx, Config{URL: base, Getenv: mapEnv(env), Logger: session.NewLogger(t.Output())})
 	if err != nil {
 		t.Fatalf("New(%s) = %v", base, err)
 	}

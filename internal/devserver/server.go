@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
-	"github.com/serverless-signin/signin/pkg/auth"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 // DefaultFunctionTimeout is the functions' Timeout in template.yaml.
@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	logger := cfg.Logger
 	if logger == nil {
-		logger = auth.NewLogger(os.Stderr)
+		logger = session.NewLogger(os.Stderr)
 	}
 	s := &Server{timeout: cfg.FunctionTimeout, logger: logger}
 	if s.timeout <= 0 {

@@ -249,7 +249,7 @@ func TestNewConfigErrors(t *testing.T) {
 }
 
 // With TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB the handlers are the
-// functions' own (auth.FromEnvWith) over DynamoDB Local.
+// functions' own (secretenv.All) over DynamoDB Local.
 func TestDynamoDBStore(t *testing.T) {
 	_, table := dynamotest.NewTable(t)
 	env := map[string]string{

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
+	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
@@ -31,7 +32,7 @@ func TestAccessTokenFresh(t *testing.T) {
 		if tok != "at-fresh" || err != nil {
 			t.Fatalf("AccessToken() = %q, %v; want at-fresh, nil", tok, err)
 		}
-		if got := counter.take(); !maps.Equal(got, map[string]int{"GetTokens": 1}) {
+		if got := counter.Take(); !maps.Equal(got, map[string]int{"GetTokens": 1}) {
 			t.Errorf("store calls = %v; want one GetTokens", got)
 		}
 		if n := w.provider.refreshes.Load(); n != 0 {
@@ -440,11 +441,11 @@ func TestRefreshWithDevProvider(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		st, _ := k.open(t, clk.Now)
-		h := auth.New(client, st, auth.Options{Logger: auth.NewLogger(io.Discard), Now: clk.Now})
+		st, _ := k.Open(t, clk.Now)
+		h := newHandler(client, st, clk.Now)
 		id := signInThrough(t, h)
 
-		s := h.Sessions()
+		s := &auth.Sessions{Store: st, OAuth: client, Logger: auth.NewLogger(io.Discard), Now: clk.Now}
 		sess, err := s.FromRequest(ctx, appRequest("https", []string{"__Host-session=" + id}, nil))
 		if err != nil || sess.User.Subject != devprovider.DemoUser.Subject {
 			t.Fatalf("FromRequest() = %+v, %v; want the demo user", sess, err)
@@ -481,7 +482,7 @@ func TestRefreshWithDevProvider(t *testing.T) {
 
 // signInThrough signs the demo user in through the login and callback
 // handlers and returns the session cookie's value.
-func signInThrough(t *testing.T, h *auth.Handler) string {
+func signInThrough(t *testing.T, h *routes.Handler) string {
 	t.Helper()
 	ctx := context.Background()
 	resp, _ := h.Login(ctx, routeRequest("/auth/login", "", nil))
@@ -522,8 +523,8 @@ func setCookie(t *testing.T, resp events.APIGatewayV2HTTPResponse, name string) 
 // BenchmarkAccessToken: a fresh token, one store read, no provider call.
 func BenchmarkAccessToken(b *testing.B) {
 	for _, k := range storeKinds {
-		b.Run(k.name, func(b *testing.B) {
-			st, _ := k.open(b, nil)
+		b.Run(k.Name, func(b *testing.B) {
+			st, _ := k.Open(b, nil)
 			s := &auth.Sessions{Store: st, Logger: auth.NewLogger(io.Discard)} // no OAuth client: nothing to refresh
 			id := newSessionID()
 			now := time.Now()

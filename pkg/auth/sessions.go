@@ -1,33 +1,37 @@
+// Package auth is the app-facing library for the app's own Lambda
+// functions: who is signed in (FromRequest, FromCookie), a usable provider
+// access token for calling provider APIs on the user's behalf
+// (AccessToken), and sign out everywhere. The rules behind it are the
+// session core's (pkg/session), the same the sign-in routes use.
 package auth
 
 import (
 	"context"
-	"errors"
-	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
+	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/session"
 )
 
 // Defaults for the zero values of Sessions' fields.
 const (
-	// DefaultRefreshSkew: an access token expiring within this is refreshed
-	// before use, so it does not expire on its way to the provider.
-	DefaultRefreshSkew = 60 * time.Second
-	// DefaultLeaseTimeout is how long one refresher may hold a token record
-	// before another caller may take over. It must exceed the provider
-	// call's timeout (oauth.Config.Timeout, 5s by default).
-	DefaultLeaseTimeout = 15 * time.Second
+	DefaultRefreshSkew   = session.DefaultRefreshSkew
+	DefaultLeaseTimeout  = session.DefaultLeaseTimeout
+	DefaultRevokeTimeout = session.DefaultRevokeTimeout
 )
 
 // ErrNotSignedIn: the request carries no session cookie, or one that names
 // no live session (unknown, expired, signed out, malformed). Answer 401.
-var ErrNotSignedIn = errors.New("auth: not signed in")
+var ErrNotSignedIn = session.ErrNotSignedIn
 
 // ErrSignInAgain: the session had to be ended because its tokens can no
 // longer be refreshed (the provider answered invalid_grant, the refresh
@@ -35,27 +39,20 @@ var ErrNotSignedIn = errors.New("auth: not signed in")
 // user). The session and token records are deleted, so /auth/me reports the
 // browser signed out. It is also an ErrNotSignedIn: one errors.Is check
 // covers both.
-var ErrSignInAgain error = signInAgain{}
+var ErrSignInAgain = session.ErrSignInAgain
 
-type signInAgain struct{}
+// Session is a signed-in browser as the app's own functions see it: its
+// store key (the SHA-256 of the cookie value, never the value itself), the
+// user, the issuer and the absolute expiry.
+type Session = session.Session
 
-func (signInAgain) Error() string        { return "auth: sign in again" }
-func (signInAgain) Is(target error) bool { return target == ErrNotSignedIn }
+// NewLogger returns the JSON logger the sign-in code writes to.
+func NewLogger(w io.Writer) *slog.Logger { return session.NewLogger(w) }
 
-// Session is a signed-in browser as the app's own functions see it.
-type Session struct {
-	Key       string // store key: the SHA-256 of the cookie value, never the value itself
-	User      store.User
-	Issuer    string
-	ExpiresAt time.Time // absolute expiry
-}
-
-// Sessions is the app-facing API for the app's own Lambda functions: who is
-// signed in (FromRequest), a usable provider access token for calling
-// provider APIs on the user's behalf (AccessToken), and sign out everywhere.
-// Build it once per container (SessionsFromEnv) and share it: it holds no
-// per-request state. Store is required; OAuth is needed by AccessToken (to
-// refresh) and by SignOutEverywhere (to revoke).
+// Sessions is the app-facing API. Build it once per container
+// (SessionsFromEnv) and share it: it holds no per-request state. Store is
+// required; OAuth is needed by AccessToken (to refresh) and by
+// SignOutEverywhere (to revoke). Set the fields before the first call.
 type Sessions struct {
 	Store store.Store
 	OAuth *oauth.Client
@@ -78,54 +75,32 @@ type Sessions struct {
 
 	Logger *slog.Logger     // nil: JSON to stderr
 	Now    func() time.Time // nil: time.Now
+
+	once sync.Once
+	core *session.Manager
 }
 
-// Sessions returns the app-facing API over the handler's store, OAuth client
-// and options (logout uses it for "sign out everywhere").
-func (h *Handler) Sessions() *Sessions {
-	return &Sessions{
-		Store:         h.store,
-		OAuth:         h.oauth,
-		IdleTimeout:   h.opts.IdleTimeout,
-		RevokeTimeout: h.opts.RevokeTimeout,
-		Logger:        h.opts.Logger,
-		Now:           h.opts.Now,
-	}
-}
-
-func (s *Sessions) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-func (s *Sessions) skew() time.Duration {
-	if s.Skew > 0 {
-		return s.Skew
-	}
-	return DefaultRefreshSkew
-}
-
-func (s *Sessions) leaseTimeout() time.Duration {
-	if s.LeaseTimeout > 0 {
-		return s.LeaseTimeout
-	}
-	return DefaultLeaseTimeout
-}
-
-func (s *Sessions) revokeTimeout() time.Duration {
-	if s.RevokeTimeout > 0 {
-		return s.RevokeTimeout
-	}
-	return DefaultRevokeTimeout
-}
-
-func (s *Sessions) logger() *slog.Logger {
-	if s.Logger != nil {
-		return s.Logger
-	}
-	return NewLogger(os.Stderr)
+// manager is the session core over the fields, built on first use.
+func (s *Sessions) manager() *session.Manager {
+	s.once.Do(func() {
+		if s.core != nil {
+			return
+		}
+		cfg := session.Config{
+			Store:         s.Store,
+			IdleTimeout:   s.IdleTimeout,
+			RevokeTimeout: s.RevokeTimeout,
+			RefreshSkew:   s.Skew,
+			LeaseTimeout:  s.LeaseTimeout,
+			Logger:        s.Logger,
+			Now:           s.Now,
+		}
+		if p := oidcenv.Adapt(s.OAuth); p != nil {
+			cfg.Revoker, cfg.Refresher = p, p
+		}
+		s.core = session.New(cfg)
+	})
+	return s.core
 }
 
 // FromRequest returns the session named by the request's session cookie,
@@ -135,7 +110,7 @@ func (s *Sessions) logger() *slog.Logger {
 // live session; anything else (wrapping store.ErrUnavailable) is a storage
 // failure, which must never be answered as "signed out".
 func (s *Sessions) FromRequest(ctx context.Context, req events.APIGatewayV2HTTPRequest) (*Session, error) {
-	id, ok := requestCookie(req, sessionCookieName(isHTTPS(req)))
+	id, ok := session.CookieValue(req)
 	if !ok {
 		return nil, ErrNotSignedIn
 	}
@@ -146,50 +121,41 @@ func (s *Sessions) FromRequest(ctx context.Context, req events.APIGatewayV2HTTPR
 // errors of FromRequest. Round trips: one GetItem (plus, with an IdleTimeout,
 // an UpdateItem at most every few minutes).
 func (s *Sessions) FromCookie(ctx context.Context, value string) (*Session, error) {
-	if !validToken(value) {
-		return nil, ErrNotSignedIn
+	sess, err := s.manager().Lookup(ctx, value)
+	if err != nil {
+		return nil, err
 	}
-	key := store.Hash(value)
-	rec, err := s.Store.GetSession(ctx, key)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, ErrNotSignedIn
-	case err != nil:
-		return nil, fmt.Errorf("auth: session: %w", err)
-	}
-	// The store hides expired records already; checking here keeps the
-	// rule independent of each implementation's clock, as /auth/me does.
-	now := s.now()
-	if !now.Before(rec.ExpiresAt) || (!rec.IdleExpiresAt.IsZero() && !now.Before(rec.IdleExpiresAt)) {
-		return nil, ErrNotSignedIn
-	}
-	if next, ok := s.nextTouch(now, rec); ok {
-		err := s.Store.TouchSession(ctx, key, next)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return nil, ErrNotSignedIn
-		case err != nil:
-			// The session was live a moment ago; a missed touch only means
-			// the idle clock did not move this time.
-			s.logger().WarnContext(ctx, "auth: touch session", slog.String("error", err.Error()))
-		}
-	}
-	return &Session{Key: key, User: rec.User, Issuer: rec.Issuer, ExpiresAt: rec.ExpiresAt}, nil
+	return &sess, nil
 }
 
-// nextTouch is /auth/me's rule: move the idle expiry when the last touch is
-// more than touchInterval (or half the idle timeout) old, never past the
-// absolute expiry, so most requests cost no write.
-func (s *Sessions) nextTouch(now time.Time, rec store.Session) (time.Time, bool) {
-	if s.IdleTimeout <= 0 || rec.IdleExpiresAt.IsZero() {
-		return time.Time{}, false
+// AccessToken returns a usable access token of the session's user, for
+// calling provider APIs on the user's behalf. Never hand it to the browser.
+// A token about to expire is refreshed, once across all containers sharing
+// the table (see session.Manager.AccessToken for the lease).
+//
+// Errors: ErrSignInAgain (also an ErrNotSignedIn) when the tokens cannot be
+// refreshed any more: the session has been ended. ErrNotSignedIn when the
+// session ended meanwhile. Anything else (store.ErrUnavailable, a provider
+// outage, ctx done) wraps its cause, after which the session stays signed
+// in. An expired access token is never returned as usable.
+//
+// Round trips for a fresh token: one GetItem, no provider call.
+func (s *Sessions) AccessToken(ctx context.Context, sess *Session) (string, error) {
+	if sess == nil {
+		return "", ErrNotSignedIn
 	}
-	interval := min(touchInterval, s.IdleTimeout/2)
-	if rec.IdleExpiresAt.Sub(now) >= s.IdleTimeout-interval {
-		return time.Time{}, false
-	}
-	next := minTime(now.Add(s.IdleTimeout), rec.ExpiresAt)
-	return next, next.After(rec.IdleExpiresAt)
+	return s.manager().AccessToken(ctx, sess.Key)
+}
+
+// SignOutEverywhere ends every live session of one user (every browser and
+// device) and returns how many it ended; each session's refresh token (else
+// its access token) is then revoked, best effort within RevokeTimeout. The
+// sessions are found through the store's user index, which in DynamoDB is
+// eventually consistent: a session created a moment ago may survive.
+// Sessions that could not be deleted are reported in the error (wrapping
+// store.ErrUnavailable), together with the count of those that were.
+func (s *Sessions) SignOutEverywhere(ctx context.Context, issuer, subject string) (int, error) {
+	return s.manager().EndAll(ctx, issuer, subject)
 }
 
 // SessionsFromEnv builds Sessions for one of the app's own functions from
@@ -205,18 +171,11 @@ func SessionsFromEnv(ctx context.Context) (*Sessions, error) {
 // revoking authenticate as the client), the token encryption key the
 // handlers use (TOKEN_ENCRYPTION_KEY or TOKEN_ENCRYPTION_KEY_ARN, when they
 // use one) and SESSION_IDLE_TIMEOUT. One error names every missing or
-// invalid variable. The only network I/O is the secret reads and, when
-// AWS_ENDPOINT_URL_DYNAMODB is set (local use), creating the table if it is
-// missing.
+// invalid variable. The only network I/O is the secret reads.
 func SessionsFromEnvWith(ctx context.Context, getenv func(string) string) (*Sessions, error) {
-	var problems []string
-	idle, ok := envDuration(getenv, envIdleTimeout, 0, true)
-	if !ok {
-		problems = append(problems, idleTimeoutProblem)
-	}
-	w, err := wire(ctx, getenv, "sessions", wiring{oauth: true, secret: true, tokenKey: true}, problems)
+	cfg, err := secretenv.Sessions(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &Sessions{Store: w.store, OAuth: w.client, IdleTimeout: idle}, nil
+	return &Sessions{Store: cfg.Store, IdleTimeout: cfg.IdleTimeout, core: session.New(cfg)}, nil
 }

@@ -20,13 +20,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/signin"
 )
 
 // The client the token provider below accepts.
@@ -212,9 +211,9 @@ func newWorld(t *testing.T, k storeKind, rotate, realTime bool) *world {
 		now = w.clock.Now
 	}
 	var db *countingDB
-	w.store, db = k.open(t, now)
+	w.store, db = k.Open(t, now)
 	if db != nil {
-		w.table = db.table
+		w.table = db.Table
 	}
 	w.sessions = &auth.Sessions{
 		Store:  w.store,
@@ -286,7 +285,7 @@ func (w *world) tokens(id string) store.Tokens {
 // me asks /auth/me about the cookie, over the same store and clock.
 func (w *world) me(req events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	w.t.Helper()
-	h := auth.New(nil, w.store, auth.Options{Logger: auth.NewLogger(io.Discard), Now: w.sessions.Now})
+	h := newHandler(nil, w.store, w.sessions.Now)
 	resp, err := h.Me(context.Background(), req)
 	if err != nil {
 		w.t.Fatalf("Me: %v", err)
@@ -369,7 +368,7 @@ func TestSessionsFromRequest(t *testing.T) {
 				case tc.wantOK:
 					want := auth.Session{
 						Key:       store.Hash(id),
-						User:      store.User{Subject: "alice", Email: "alice@example.com", Name: "User alice"},
+						User:      signin.User{Subject: "alice", Email: "alice@example.com", Name: "User alice"},
 						Issuer:    w.provider.srv.URL,
 						ExpiresAt: sess.ExpiresAt,
 					}
@@ -508,20 +507,23 @@ func TestSignOutEverywhereRevocationFails(t *testing.T) {
 	if _, err := w.sessions.FromCookie(context.Background(), id); !errors.Is(err, auth.ErrNotSignedIn) {
 		t.Errorf("FromCookie() error = %v; want ErrNotSignedIn", err)
 	}
-	if !strings.Contains(w.logs.String(), "auth: revoke") {
+	if !strings.Contains(w.logs.String(), "session: revoke") {
 		t.Errorf("logs = %s; want the failed revocation", w.logs)
 	}
 }
 
-// Handler.Sessions shares the handler's store: a session signed in through
-// the store is visible, and signing out everywhere shows in /auth/me.
-func TestSessionsFromHandler(t *testing.T) {
+// Sessions and the handlers share one session core over one store: a
+// session the library sees is the one /auth/me sees, and signing out
+// everywhere shows in /auth/me.
+func TestSessionsAndHandlersAgree(t *testing.T) {
 	w := newWorld(t, storeKinds[0], true, false)
-	h := auth.New(w.provider.client(t, w.clock.Now), w.store, auth.Options{Logger: auth.NewLogger(io.Discard), Now: w.clock.Now})
+	s := &auth.Sessions{Store: w.store, OAuth: w.provider.client(t, w.clock.Now), Logger: auth.NewLogger(io.Discard), Now: w.clock.Now}
 	id := w.signIn("alice", w.expiredTokens())
-	s := h.Sessions()
+	if resp := w.me(appRequest("https", []string{"__Host-session=" + id}, nil)); resp.StatusCode != 200 {
+		t.Fatalf("/auth/me = %d %s; want 200", resp.StatusCode, resp.Body)
+	}
 	if _, err := s.FromCookie(context.Background(), id); err != nil {
-		t.Fatalf("Handler.Sessions().FromCookie() error = %v", err)
+		t.Fatalf("FromCookie() error = %v", err)
 	}
 	if n, err := s.SignOutEverywhere(context.Background(), w.provider.srv.URL, "alice"); n != 1 || err != nil {
 		t.Fatalf("SignOutEverywhere() = %d, %v; want 1, nil", n, err)
@@ -548,15 +550,12 @@ func TestSessionsFromEnvMissing(t *testing.T) {
 	}
 }
 
-// SessionsFromEnv against DynamoDB Local: the table is created when
-// missing and the result reads what the handlers wrote.
+// SessionsFromEnv against DynamoDB Local (the table is the test's: nothing
+// at cold start creates or checks it): the result reads what the handlers
+// wrote.
 func TestSessionsFromEnv(t *testing.T) {
-	client := dynamotest.Client(t)
+	_, table := dynamotest.NewTable(t)
 	p := startTokenProvider(t, true)
-	table := "sessions-env-" + strings.ToLower(rand.Text()[:10])
-	t.Cleanup(func() {
-		client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: aws.String(table)})
-	})
 	env := map[string]string{
 		"TABLE_NAME":                table,
 		"AWS_ENDPOINT_URL_DYNAMODB": os.Getenv("AWS_ENDPOINT_URL_DYNAMODB"),

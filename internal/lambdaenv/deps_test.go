@@ -1,0 +1,47 @@
+package lambdaenv_test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// Each function binary links only what its route uses (go version -m lists
+// what a binary imports, so this is a rule on imports): me reads sessions
+// and carries no OpenID client, JWT library, secret store client nor the
+// app-facing facade; login reads no secret. go list reads the import graph
+// without building anything.
+func TestFunctionDeps(t *testing.T) {
+	openID := []string{"github.com/coreos/go-oidc", "github.com/go-jose/go-jose", "golang.org/x/oauth2", "github.com/serverless-signin/signin/pkg/oauth"}
+	secrets := []string{"github.com/aws/aws-sdk-go-v2/service/secretsmanager", "github.com/aws/aws-sdk-go-v2/service/ssm"}
+	facade := []string{"github.com/serverless-signin/signin/pkg/auth"}
+	for _, tt := range []struct {
+		function  string
+		forbidden [][]string
+	}{
+		{"me", [][]string{openID, secrets, facade}},
+		{"login", [][]string{secrets, facade}},
+		{"callback", [][]string{facade}},
+		{"logout", [][]string{facade}},
+	} {
+		t.Run(tt.function, func(t *testing.T) {
+			out, err := exec.Command("go", "list", "-deps", "github.com/serverless-signin/signin/functions/"+tt.function).Output()
+			if err != nil {
+				t.Fatalf("go list -deps functions/%s: %v", tt.function, err)
+			}
+			deps := strings.Fields(string(out))
+			for _, group := range tt.forbidden {
+				for _, prefix := range group {
+					for _, d := range deps {
+						// Third-party modules by prefix, the module's own packages
+						// exactly (pkg/oauth/store is not pkg/oauth).
+						own := strings.HasPrefix(prefix, "github.com/serverless-signin/")
+						if d == prefix || (!own && strings.HasPrefix(d, prefix+"/")) {
+							t.Errorf("functions/%s imports %s", tt.function, d)
+						}
+					}
+				}
+			}
+		})
+	}
+}

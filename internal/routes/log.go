@@ -1,0 +1,59 @@
+package routes
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambdacontext"
+)
+
+// logRequest writes the one line per request. It names the route, the
+// outcome and why, never a token, code, state, verifier or cookie value:
+// x.err comes from the provider, the session core and the store, which keep those out of
+// their errors.
+//
+// The line is most of the handler's own time, so it is kept cheap: the
+// record goes to the logger's handler directly, as slog's docs show for
+// wrappers, with no source position (Logger.LogAttrs would walk the stack
+// for one, and it would name this line on every request); the usual
+// attributes fit the record's inline space; and the duration is an integer
+// number of microseconds, because slog's JSON handler writes floats through
+// encoding/json's reflection.
+func (h *Handler) logRequest(ctx context.Context, x *exchange, status int, start time.Time) {
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status >= 400:
+		level = slog.LevelWarn
+	}
+	lh := h.logger.Handler()
+	if !lh.Enabled(ctx, level) {
+		return
+	}
+	now := time.Now()
+	r := slog.NewRecord(now, level, "request", 0)
+	r.AddAttrs(
+		slog.String("request_id", requestID(ctx, x)),
+		slog.String("route", x.route.String()),
+		slog.Int("status", status),
+		slog.Int64("duration_us", now.Sub(start).Microseconds()),
+	)
+	if x.detail != "" {
+		r.AddAttrs(slog.String("detail", x.detail))
+	}
+	if x.err != nil {
+		r.AddAttrs(slog.String("error", x.err.Error()))
+	}
+	_ = lh.Handle(ctx, r) // a log line that cannot be written must not fail the request
+}
+
+// requestID prefers the Lambda invocation id, which is also on the
+// platform's own START/END lines; the gateway's id otherwise.
+func requestID(ctx context.Context, x *exchange) string {
+	if lc, ok := lambdacontext.FromContext(ctx); ok && lc.AwsRequestID != "" {
+		return lc.AwsRequestID
+	}
+	return x.req.RequestContext.RequestID
+}

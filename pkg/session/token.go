@@ -1,0 +1,263 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	mathrand "math/rand/v2"
+	"time"
+
+	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/signin"
+)
+
+const (
+	// writeTimeout bounds the writes that must happen even when the
+	// caller has given up: saving a rotated refresh token, ending a session.
+	writeTimeout = 5 * time.Second
+	// Polling for another caller's refresh: exponential backoff with
+	// jitter between these, so waiters in many containers spread out.
+	minPoll = 20 * time.Millisecond
+	maxPoll = 250 * time.Millisecond
+)
+
+// AccessToken returns a usable access token of the session with store key
+// key, for calling provider APIs on the user's behalf. Never hand it to the
+// browser.
+//
+// A token that expires within RefreshSkew is refreshed first. Concurrent
+// callers, in this process or in other containers sharing the table, cause
+// one refresh at the provider: the first takes a lease on the token record
+// (a conditional write) and refreshes; the others poll the record until the
+// new token is saved, or until the lease expires (its holder crashed) and
+// they take over. A rotated refresh token is saved with its access token in
+// one conditional write and never redeemed twice; when the provider does
+// not rotate it, the old one is kept. The token record keeps its expiry
+// (the session's): a refresh never extends it.
+//
+// Errors: ErrSignInAgain (also an ErrNotSignedIn) when the tokens cannot be
+// refreshed any more (the grant ended, no refresh token, the token record
+// expired): the session has been ended. ErrNotSignedIn when the session
+// ended meanwhile (signed out elsewhere). Anything else (store.ErrUnavailable,
+// a provider outage, ctx done) is an error wrapping its cause, after which
+// the session stays signed in. An expired access token is never returned as
+// usable; one without a known expiry is returned as is.
+//
+// Round trips for a fresh token: one GetItem, no provider call.
+func (m *Manager) AccessToken(ctx context.Context, key string) (string, error) {
+	if key == "" {
+		return "", ErrNotSignedIn
+	}
+	t, err := m.cfg.Store.GetTokens(ctx, key)
+	if err != nil {
+		return "", m.tokensUnreadable(ctx, key, err)
+	}
+	if tokenOf(t).Usable(m.cfg.Now(), m.cfg.RefreshSkew) {
+		return t.AccessToken, nil
+	}
+	return m.refresh(ctx, t)
+}
+
+// tokenOf is the provider token a record holds.
+func tokenOf(t store.Tokens) signin.Token {
+	return signin.Token{
+		AccessToken:  t.AccessToken,
+		TokenType:    t.TokenType,
+		RefreshToken: t.RefreshToken,
+		IDToken:      t.IDToken,
+		Scope:        t.Scope,
+		Expiry:       t.Expiry,
+	}
+}
+
+// refresh gets a usable token for the record t, refreshing it at most once
+// across all callers (see AccessToken).
+func (m *Manager) refresh(ctx context.Context, t store.Tokens) (string, error) {
+	if m.cfg.Refresher == nil {
+		return "", errors.New("session: access token: expired and nothing to refresh it with")
+	}
+	// Waiting is bounded: a crashed holder costs at most one lease, and our
+	// own refresh fits in another.
+	ctx, cancel := context.WithTimeout(ctx, 2*m.cfg.LeaseTimeout)
+	defer cancel()
+
+	key, first := t.Key, t.Version
+	owner := rand.Text() // tells our lease from every other caller's
+	var (
+		poll      backoff
+		conflicts int
+	)
+	for {
+		now := m.cfg.Now()
+		switch {
+		case t.Version != first && tokenOf(t).Usable(now, 0):
+			// Someone else refreshed. Their token is accepted even within
+			// the skew: when the provider's lifetime is shorter than the
+			// skew, insisting on it would refresh forever.
+			return t.AccessToken, nil
+		case tokenOf(t).Usable(now, m.cfg.RefreshSkew):
+			return t.AccessToken, nil
+		case t.RefreshToken == "":
+			// Nothing can renew the token. Ending the session (rather than
+			// keeping a signed-in session that can never call the provider)
+			// keeps one meaning for ErrSignInAgain: /auth/me agrees that
+			// the browser must sign in again.
+			return "", m.endForRefresh(ctx, key, "access token expired and no refresh token", nil)
+		case t.LeaseOwner != "" && t.LeaseOwner != owner && now.Before(t.LeaseUntil):
+			// Another caller is refreshing: reuse its result.
+			if err := poll.wait(ctx); err != nil {
+				return "", fmt.Errorf("session: access token: wait for another refresh: %w", err)
+			}
+		default:
+			leased, err := m.cfg.Store.AcquireRefreshLease(ctx, key, t.Version, owner, now.Add(m.cfg.LeaseTimeout))
+			if err == nil {
+				return m.redeem(ctx, leased, owner)
+			}
+			if !errors.Is(err, store.ErrConflict) {
+				return "", m.tokensUnreadable(ctx, key, err)
+			}
+			// Lost the race for the lease: reread at once, the winner may
+			// be done already (the next turn waits while its lease lives).
+			// A repeated conflict without a visible lease means our clock
+			// and the store's disagree about the lease's end: do not spin.
+			if conflicts++; conflicts > 1 {
+				if err := poll.wait(ctx); err != nil {
+					return "", fmt.Errorf("session: access token: wait for another refresh: %w", err)
+				}
+			}
+		}
+		var err error
+		if t, err = m.cfg.Store.GetTokens(ctx, key); err != nil {
+			return "", m.tokensUnreadable(ctx, key, err)
+		}
+	}
+}
+
+// redeem refreshes the leased record at the provider and saves the result.
+func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string) (string, error) {
+	// The provider call ends well inside the lease: past it another caller
+	// may take over and redeem the same refresh token, which a rotating
+	// provider rejects as reuse.
+	rctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTimeout*3/4)
+	nt, err := m.cfg.Refresher.Refresh(rctx, tokenOf(leased))
+	cancel()
+	if err != nil {
+		if errors.Is(err, signin.ErrGrantEnded) {
+			return "", m.endForRefresh(ctx, leased.Key, "refresh refused", err)
+		}
+		// The refresh token may still be good (a provider outage): let
+		// the next caller try at once instead of after the lease.
+		m.release(ctx, leased, owner)
+		return "", fmt.Errorf("session: access token: %w", err)
+	}
+
+	next := leased
+	next.AccessToken = nt.AccessToken
+	next.RefreshToken = nt.RefreshToken // the Refresher keeps the old one when none was returned
+	next.IDToken = nt.IDToken
+	next.TokenType = nt.TokenType
+	next.Scope = nt.Scope
+	next.Expiry = nt.Expiry
+	next.Version = leased.Version + 1
+	// next.ExpiresAt stays the record's (the session's lifetime): a refresh
+	// never makes the record live longer. signin.Token does not report a
+	// refresh token lifetime (the non-standard refresh_expires_in); when it
+	// does, the record's expiry becomes the earlier of the two.
+
+	// The provider may have rotated the refresh token: the new one exists
+	// only in this process now, so it is saved even if the caller has gone
+	// (WithoutCancel). Saving the access and refresh tokens in one
+	// conditional write (same owner, version+1) means no one ever reads a
+	// new access token with an old refresh token or the reverse.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	err = m.cfg.Store.SaveRefreshed(sctx, next, owner)
+	cancel()
+	if err != nil {
+		return "", m.notSaved(ctx, leased, nt, err)
+	}
+	if !nt.Usable(m.cfg.Now(), 0) {
+		return "", errors.New("session: access token: the provider returned an expired access token")
+	}
+	return next.AccessToken, nil
+}
+
+// notSaved handles a refresh that succeeded at the provider but could not be
+// saved. What remains at risk, by cause:
+//   - the record is gone (signed out meanwhile): the new refresh token is
+//     revoked, so nothing usable outlives the sign-out;
+//   - the lease was taken over (this refresh outlived LeaseTimeout) or the
+//     store failed: the new tokens are lost. A provider that does not
+//     rotate refresh tokens loses nothing (the stored one still works); one
+//     that rotates answers the next refresh with invalid_grant, which ends
+//     the session: the user signs in again. Nothing is ever wrongly signed
+//     in, and a rotated token is never redeemed twice by us.
+func (m *Manager) notSaved(ctx context.Context, leased store.Tokens, nt signin.Token, err error) error {
+	rotated := nt.RefreshToken != leased.RefreshToken
+	if errors.Is(err, store.ErrNotFound) {
+		m.revokeLogged(context.WithoutCancel(ctx), store.Tokens{RefreshToken: nt.RefreshToken, AccessToken: nt.AccessToken})
+		return fmt.Errorf("session: access token: session ended during refresh: %w", ErrNotSignedIn)
+	}
+	m.cfg.Logger.ErrorContext(ctx, "session: refreshed tokens not saved",
+		slog.Bool("refresh_token_rotated", rotated), slog.String("error", err.Error()))
+	return fmt.Errorf("session: access token: save refreshed tokens: %w", err)
+}
+
+// release gives up our lease after a failed refresh by setting its end to
+// now (the owner may retake its own lease), so waiting callers retry at
+// once. Best effort: an unreleased lease simply runs out.
+func (m *Manager) release(ctx context.Context, leased store.Tokens, owner string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	_, _ = m.cfg.Store.AcquireRefreshLease(ctx, leased.Key, leased.Version, owner, m.cfg.Now())
+}
+
+// tokensUnreadable maps a failed token record read or lease: a missing
+// record (expired with the refresh token, or deleted by a concurrent end or
+// sign-out) ends the session; anything else is a storage failure.
+func (m *Manager) tokensUnreadable(ctx context.Context, key string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return m.endForRefresh(ctx, key, "no token record", nil)
+	}
+	return fmt.Errorf("session: access token: %w", err)
+}
+
+// endForRefresh deletes the session and its tokens and returns
+// ErrSignInAgain. It runs even when the caller has gone: a dead refresh
+// token must not leave a session that /auth/me reports signed in. Should the
+// delete fail, the error is both ErrSignInAgain and the storage failure.
+// Nothing is revoked: the grant is already dead or gone.
+func (m *Manager) endForRefresh(ctx context.Context, key, why string, cause error) error {
+	e := fmt.Errorf("%w: %s", ErrSignInAgain, why)
+	if cause != nil {
+		e = fmt.Errorf("%w: %s: %w", ErrSignInAgain, why, cause)
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	if _, _, err := m.cfg.Store.DeleteSession(dctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
+		m.cfg.Logger.ErrorContext(ctx, "session: end session", slog.String("reason", why), slog.String("error", err.Error()))
+		return errors.Join(e, fmt.Errorf("session: end session: %w", err))
+	}
+	attrs := []slog.Attr{slog.String("reason", why)}
+	if cause != nil {
+		attrs = append(attrs, slog.String("error", cause.Error()))
+	}
+	m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "session: session ended", attrs...)
+	return e
+}
+
+// backoff is the polling schedule while another caller refreshes.
+type backoff struct{ d time.Duration }
+
+func (b *backoff) wait(ctx context.Context) error {
+	b.d = max(minPoll, min(2*b.d, maxPoll))
+	timer := time.NewTimer(b.d/2 + mathrand.N(b.d/2+1))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
