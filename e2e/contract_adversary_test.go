@@ -23,7 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	jose "github.com/go-jose/go-jose/v4"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // advDeployment is the Adversary group: the functions, in several configurations, against an

@@ -19,12 +19,11 @@ import (
 	"github.com/awslabs/goformation/v7/cloudformation"
 	"github.com/awslabs/goformation/v7/intrinsics"
 
-	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // samFunction is one function of template.yaml: its logical id, its main package, its HTTP API
@@ -523,7 +522,7 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := oidcenv.Adapt(client)
+	p := client
 	h := routes.New(routes.Config{Provider: p, Session: session.Config{Store: store.NewMemory(), Revoker: p}})
 	wantStatus := map[string]int{"LoginFunction": 302, "CallbackFunction": 400, "MeFunction": 401, "LogoutFunction": 302}
 	files, err := filepath.Glob(filepath.Join(root, "events", "*.json"))

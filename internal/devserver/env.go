@@ -13,8 +13,7 @@ import (
 	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/internal/routes"
-	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // newHandler builds the handlers for every route from getenv. With
@@ -40,13 +39,13 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 	e := lambdaenv.Env{Getenv: getenv}
 	cfg := e.Routes()
 	oauthCfg := oidcenv.ReadConfig(&e)
-	if strings.TrimSpace(getenv(oauth.EnvClientSecret)) == "" {
+	if strings.TrimSpace(getenv(oidcenv.EnvClientSecret)) == "" {
 		e.Problem("OAUTH_CLIENT_SECRET missing: with the memory store the dev server reads the client secret from the environment only")
 	}
 	if err := e.Err("devserver"); err != nil {
 		return nil, "", err
 	}
-	p, err := oidcenv.NewProvider(oauthCfg)
+	p, err := oidcenv.NewClient(oauthCfg)
 	if err != nil {
 		return nil, "", fmt.Errorf("devserver: %w", err)
 	}
@@ -118,9 +117,9 @@ func isLoopback(host string) bool {
 // provider and its default client; the other variables pass through.
 func builtinProviderEnv(getenv func(string) string, issuer string) func(string) string {
 	set := map[string]string{
-		oauth.EnvIssuer:                 issuer,
-		oauth.EnvClientID:               devprovider.DefaultClientID,
-		oauth.EnvClientSecret:           devprovider.DefaultClientSecret,
+		oidcenv.EnvIssuer:               issuer,
+		oidcenv.EnvClientID:             devprovider.DefaultClientID,
+		oidcenv.EnvClientSecret:         devprovider.DefaultClientSecret,
 		"OAUTH_CLIENT_SECRET_ARN":       "",
 		"OAUTH_CLIENT_SECRET_PARAMETER": "",
 	}

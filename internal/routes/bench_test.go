@@ -19,8 +19,9 @@ import (
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // Per-route handler latency against the memory store and DynamoDB Local, with the real dev
@@ -97,11 +98,11 @@ func benchSession(b *testing.B, st store.Store) string {
 	now := time.Now()
 	err := st.CreateSession(context.Background(), store.Session{
 		Key:    store.Hash(id),
-		User:   store.User{Subject: "bench-user-0001", Email: "bench@example.com", Name: "Bench User"},
+		User:   signin.User{Subject: "bench-user-0001", Email: "bench@example.com", Name: "Bench User"},
 		Issuer: "https://issuer.example", CreatedAt: now, ExpiresAt: now.Add(time.Hour),
 	}, store.Tokens{
-		AccessToken: "bench-access-token", RefreshToken: "bench-refresh-token", TokenType: "Bearer",
-		Expiry: now.Add(5 * time.Minute), ExpiresAt: now.Add(time.Hour),
+		Token:     signin.Token{AccessToken: "bench-access-token", RefreshToken: "bench-refresh-token", TokenType: "Bearer", Expiry: now.Add(5 * time.Minute)},
+		ExpiresAt: now.Add(time.Hour),
 	})
 	if err != nil {
 		b.Fatalf("CreateSession: %v", err)

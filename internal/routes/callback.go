@@ -10,9 +10,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
 	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // errorCodePattern is what a provider's error code must look like to be
@@ -94,12 +94,7 @@ func (h *Handler) callback(ctx context.Context, x *exchange) events.APIGatewayV2
 		return x.fail(jsonResponse(400, string(body)), "provider error: "+reason, nil)
 	}
 
-	res, err := h.provider.SignIn(ctx, code, signin.AuthRequest{
-		State:       state,
-		Nonce:       st.Nonce,
-		Verifier:    st.Verifier,
-		RedirectURI: st.RedirectURI,
-	})
+	res, err := h.provider.SignIn(ctx, code, st.AuthRequest)
 	if err != nil {
 		return x.fail(fail, "sign in", err)
 	}
@@ -123,23 +118,13 @@ func (h *Handler) newSession(x *exchange, key string, res signin.Result) (store.
 	expires := x.now.Add(h.cfg.SessionLifetime)
 	sess := store.Session{
 		Key:           key,
-		User:          store.User{Subject: res.User.Subject, Email: res.User.Email, Name: res.User.Name},
+		User:          res.User,
 		Issuer:        res.Issuer,
 		CreatedAt:     x.now,
 		ExpiresAt:     expires,
 		IdleExpiresAt: h.sessions.NewIdleExpiry(x.now, expires),
 	}
-	tokens := store.Tokens{
-		Key:          key,
-		AccessToken:  res.Token.AccessToken,
-		RefreshToken: res.Token.RefreshToken,
-		IDToken:      res.Token.IDToken,
-		TokenType:    res.Token.TokenType,
-		Scope:        res.Token.Scope,
-		Expiry:       res.Token.Expiry,
-		ExpiresAt:    expires,
-		Version:      1,
-	}
+	tokens := store.Tokens{Key: key, Token: res.Token, ExpiresAt: expires, Version: 1}
 	return sess, tokens
 }
 

@@ -13,7 +13,8 @@ import (
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 const (
@@ -46,7 +47,7 @@ func TestSignIn(t *testing.T) {
 			if err != nil {
 				t.Fatalf("GetSession(new session) = %v", err)
 			}
-			wantUser := store.User{Subject: "demo-user-0001", Email: "demo@example.com", Name: "Demo User"}
+			wantUser := signin.User{Subject: "demo-user-0001", Email: "demo@example.com", Name: "Demo User"}
 			if sess.User != wantUser || sess.Issuer != a.provider.Issuer() || !sess.IdleExpiresAt.IsZero() {
 				t.Errorf("session = %+v; want user %+v, issuer %s, no idle expiry", sess, wantUser, a.provider.Issuer())
 			}

@@ -17,11 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
-	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // appHost is the API's domain as API Gateway reports it.
@@ -109,9 +108,9 @@ func newHandler(client *oauth.Client, st store.Store, o options) *routes.Handler
 		AppOrigin:             o.AppOrigin,
 		PostLogoutRedirectURL: o.PostLogoutRedirectURL,
 	}
-	if p := oidcenv.Adapt(client); p != nil {
-		cfg.Provider = p
-		cfg.Session.Revoker, cfg.Session.Refresher = p, p
+	if client != nil {
+		cfg.Provider = client
+		cfg.Session.Revoker, cfg.Session.Refresher = client, client
 	}
 	return routes.New(cfg)
 }

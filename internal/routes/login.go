@@ -6,8 +6,8 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // errNoProvider: a route that needs the provider runs in a handler built
@@ -50,12 +50,9 @@ func (h *Handler) login(ctx context.Context, x *exchange) events.APIGatewayV2HTT
 		return x.fail(fail, "authorize url", err)
 	}
 	err = h.store.PutState(ctx, store.State{
-		State:       ar.State,
+		AuthRequest: ar,
 		BindingHash: store.Hash(binding),
-		Nonce:       ar.Nonce,
-		Verifier:    ar.Verifier,
 		ReturnTo:    returnTo,
-		RedirectURI: ar.RedirectURI,
 		CreatedAt:   x.now,
 		ExpiresAt:   x.now.Add(h.cfg.StateLifetime),
 	})

@@ -10,7 +10,7 @@ import (
 
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 func TestLogin(t *testing.T) {

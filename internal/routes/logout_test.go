@@ -15,8 +15,9 @@ import (
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 func TestLogout(t *testing.T) {
@@ -53,7 +54,7 @@ func TestLogout(t *testing.T) {
 				if _, err := a.client.UserInfo(context.Background(), tok.AccessToken, "demo-user-0001"); err == nil {
 					t.Errorf("userinfo with the revoked access token succeeded; want an error")
 				}
-			} else if _, err := a.client.Refresh(context.Background(), &oauth.Token{RefreshToken: tok.RefreshToken}); err == nil {
+			} else if _, err := a.client.Refresh(context.Background(), signin.Token{RefreshToken: tok.RefreshToken}); err == nil {
 				t.Errorf("refresh with the revoked refresh token succeeded; want an error")
 			}
 
@@ -324,10 +325,10 @@ func TestLogoutEverywhere(t *testing.T) {
 				}
 				// Another user of the same provider, signed in too.
 				now := a.clock.Now()
-				other := store.Session{Key: store.Hash(session.NewToken()), User: store.User{Subject: "someone-else"}, Issuer: sess.Issuer,
+				other := store.Session{Key: store.Hash(session.NewToken()), User: signin.User{Subject: "someone-else"}, Issuer: sess.Issuer,
 					CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 				if err := a.store.CreateSession(context.Background(), other,
-					store.Tokens{AccessToken: "other-access", ExpiresAt: now.Add(time.Hour), Version: 1}); err != nil {
+					store.Tokens{Token: signin.Token{AccessToken: "other-access"}, ExpiresAt: now.Add(time.Hour), Version: 1}); err != nil {
 					t.Fatal(err)
 				}
 				revoked := a.provider.Calls("/revoke")

@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 const (
@@ -97,12 +98,12 @@ func TestMe(t *testing.T) {
 // Unknown email and name are null, never "".
 func TestMeOptionalFields(t *testing.T) {
 	tests := []struct {
-		user store.User
+		user signin.User
 		want string
 	}{
-		{store.User{Subject: "u1"}, `{"authenticated":true,"user":{"id":"u1","email":null,"name":null}}`},
-		{store.User{Subject: "u2", Email: "u2@example.com"}, `{"authenticated":true,"user":{"id":"u2","email":"u2@example.com","name":null}}`},
-		{store.User{Subject: "u3", Name: `Zoë "<admin>"`}, `{"authenticated":true,"user":{"id":"u3","email":null,"name":"Zoë \"\u003cadmin\u003e\""}}`},
+		{signin.User{Subject: "u1"}, `{"authenticated":true,"user":{"id":"u1","email":null,"name":null}}`},
+		{signin.User{Subject: "u2", Email: "u2@example.com"}, `{"authenticated":true,"user":{"id":"u2","email":"u2@example.com","name":null}}`},
+		{signin.User{Subject: "u3", Name: `Zoë "<admin>"`}, `{"authenticated":true,"user":{"id":"u3","email":null,"name":"Zoë \"\u003cadmin\u003e\""}}`},
 	}
 	a := newApp(t, setup{})
 	for i, tt := range tests {
@@ -110,7 +111,7 @@ func TestMeOptionalFields(t *testing.T) {
 		now := a.clock.Now()
 		err := a.store.CreateSession(context.Background(),
 			store.Session{Key: store.Hash(id), User: tt.user, Issuer: a.provider.Issuer(), CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-			store.Tokens{AccessToken: "at", ExpiresAt: now.Add(time.Hour)})
+			store.Tokens{Token: signin.Token{AccessToken: "at"}, ExpiresAt: now.Add(time.Hour)})
 		if err != nil {
 			t.Fatalf("CreateSession: %v", err)
 		}

@@ -17,8 +17,9 @@ import (
 
 	"github.com/serverless-signin/signin/internal/oidctest"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // misbehavingProvider is a small OpenID provider whose token and userinfo
@@ -208,7 +209,7 @@ func TestCallbackMisbehavingProvider(t *testing.T) {
 			if tt.ok {
 				checkResponse(t, "callback", resp, 302, "")
 				sess, err := a.session(b.sessionID())
-				if want := (store.User{Subject: fakeSubject, Email: "fake@example.com", Name: "Fake User"}); err != nil || sess.User != want {
+				if want := (signin.User{Subject: fakeSubject, Email: "fake@example.com", Name: "Fake User"}); err != nil || sess.User != want {
 					t.Errorf("session user = %+v, %v; want %+v", sess.User, err, want)
 				}
 				return

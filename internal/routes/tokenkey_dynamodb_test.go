@@ -21,8 +21,8 @@ import (
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/internal/routes"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // fromEnv builds the handler a Lambda function would build (secretenv)

@@ -4,12 +4,11 @@ import (
 	"io"
 	"time"
 
-	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/internal/sessiontest"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // The shared test helpers, under the names these tests use.
@@ -31,9 +30,9 @@ var (
 // the clock now, as the wiring does.
 func newHandler(client *oauth.Client, st store.Store, now func() time.Time) *routes.Handler {
 	cfg := routes.Config{Session: session.Config{Store: st, Logger: session.NewLogger(io.Discard), Now: now}}
-	if p := oidcenv.Adapt(client); p != nil {
-		cfg.Provider = p
-		cfg.Session.Revoker, cfg.Session.Refresher = p, p
+	if client != nil {
+		cfg.Provider = client
+		cfg.Session.Revoker, cfg.Session.Refresher = client, client
 	}
 	return routes.New(cfg)
 }

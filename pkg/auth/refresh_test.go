@@ -17,14 +17,15 @@ import (
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // A fresh token costs one store read and no provider call.
 func TestAccessTokenFresh(t *testing.T) {
 	forEachStore(t, func(t *testing.T, k storeKind) {
 		w := newWorld(t, k, true, false)
-		id := w.signIn("alice", store.Tokens{AccessToken: "at-fresh", RefreshToken: w.provider.issue(), Expiry: w.now().Add(10 * time.Minute)})
+		id := w.signIn("alice", store.Tokens{Token: signin.Token{AccessToken: "at-fresh", RefreshToken: w.provider.issue(), Expiry: w.now().Add(10 * time.Minute)}})
 		counter := &countingStore{Store: w.store}
 		w.sessions.Store = counter
 
@@ -45,7 +46,7 @@ func TestAccessTokenFresh(t *testing.T) {
 func TestAccessTokenNoExpiry(t *testing.T) {
 	forEachStore(t, func(t *testing.T, k storeKind) {
 		w := newWorld(t, k, true, false)
-		id := w.signIn("alice", store.Tokens{AccessToken: "at-forever", RefreshToken: w.provider.issue()})
+		id := w.signIn("alice", store.Tokens{Token: signin.Token{AccessToken: "at-forever", RefreshToken: w.provider.issue()}})
 		w.clock.Advance(23 * time.Hour)
 		tok, err := w.sessions.AccessToken(context.Background(), &auth.Session{Key: store.Hash(id)})
 		if tok != "at-forever" || err != nil {
@@ -329,7 +330,7 @@ func TestRefreshImpossible(t *testing.T) {
 		advance time.Duration
 	}{
 		{"no refresh token", func(w *world) store.Tokens {
-			return store.Tokens{AccessToken: "at-old", Expiry: w.now().Add(-time.Minute)}
+			return store.Tokens{Token: signin.Token{AccessToken: "at-old", Expiry: w.now().Add(-time.Minute)}}
 		}, 0},
 		{"token record expired", func(w *world) store.Tokens {
 			t := w.expiredTokens()
@@ -529,8 +530,8 @@ func BenchmarkAccessToken(b *testing.B) {
 			id := newSessionID()
 			now := time.Now()
 			if err := st.CreateSession(context.Background(),
-				store.Session{Key: store.Hash(id), User: store.User{Subject: "alice"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-				store.Tokens{AccessToken: "at-fresh", RefreshToken: "rt-x", Expiry: now.Add(time.Hour), ExpiresAt: now.Add(time.Hour)}); err != nil {
+				store.Session{Key: store.Hash(id), User: signin.User{Subject: "alice"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+				store.Tokens{Token: signin.Token{AccessToken: "at-fresh", RefreshToken: "rt-x", Expiry: now.Add(time.Hour)}, ExpiresAt: now.Add(time.Hour)}); err != nil {
 				b.Fatal(err)
 			}
 			sess := &auth.Session{Key: store.Hash(id)}

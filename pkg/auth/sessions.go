@@ -15,11 +15,10 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
-	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // Defaults for the zero values of Sessions' fields.
@@ -95,8 +94,8 @@ func (s *Sessions) manager() *session.Manager {
 			Logger:        s.Logger,
 			Now:           s.Now,
 		}
-		if p := oidcenv.Adapt(s.OAuth); p != nil {
-			cfg.Revoker, cfg.Refresher = p, p
+		if s.OAuth != nil {
+			cfg.Revoker, cfg.Refresher = s.OAuth, s.OAuth
 		}
 		s.core = session.New(cfg)
 	})

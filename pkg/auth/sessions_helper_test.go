@@ -14,7 +14,7 @@ import (
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // The helper process: the test binary re-executed as another "container"

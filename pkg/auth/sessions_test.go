@@ -24,8 +24,8 @@ import (
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // The client the token provider below accepts.
@@ -248,7 +248,7 @@ func (w *world) signIn(subject string, tokens store.Tokens) string {
 	now := w.now()
 	sess := store.Session{
 		Key:       store.Hash(id),
-		User:      store.User{Subject: subject, Email: subject + "@example.com", Name: "User " + subject},
+		User:      signin.User{Subject: subject, Email: subject + "@example.com", Name: "User " + subject},
 		Issuer:    w.provider.srv.URL,
 		CreatedAt: now,
 		ExpiresAt: now.Add(24 * time.Hour),
@@ -266,10 +266,7 @@ func (w *world) signIn(subject string, tokens store.Tokens) string {
 // working refresh token.
 func (w *world) expiredTokens() store.Tokens {
 	return store.Tokens{
-		AccessToken:  "at-old",
-		RefreshToken: w.provider.issue(),
-		TokenType:    "Bearer",
-		Expiry:       w.now().Add(-time.Minute),
+		Token: signin.Token{AccessToken: "at-old", RefreshToken: w.provider.issue(), TokenType: "Bearer", Expiry: w.now().Add(-time.Minute)},
 	}
 }
 
@@ -332,8 +329,8 @@ func TestSessionsFromRequest(t *testing.T) {
 		expired := newSessionID()
 		now := w.now()
 		if err := w.store.CreateSession(ctx,
-			store.Session{Key: store.Hash(expired), User: store.User{Subject: "bob"}, CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)},
-			store.Tokens{AccessToken: "at-bob", ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
+			store.Session{Key: store.Hash(expired), User: signin.User{Subject: "bob"}, CreatedAt: now, ExpiresAt: now.Add(30 * time.Minute)},
+			store.Tokens{Token: signin.Token{AccessToken: "at-bob"}, ExpiresAt: now.Add(30 * time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		w.clock.Advance(time.Hour)
@@ -408,9 +405,9 @@ func TestSessionsIdleTimeout(t *testing.T) {
 		w.sessions.IdleTimeout = 30 * time.Minute
 		id := newSessionID()
 		now := w.now()
-		sess := store.Session{Key: store.Hash(id), User: store.User{Subject: "alice"}, CreatedAt: now,
+		sess := store.Session{Key: store.Hash(id), User: signin.User{Subject: "alice"}, CreatedAt: now,
 			ExpiresAt: now.Add(24 * time.Hour), IdleExpiresAt: now.Add(30 * time.Minute)}
-		if err := w.store.CreateSession(context.Background(), sess, store.Tokens{AccessToken: "at-x", ExpiresAt: sess.ExpiresAt}); err != nil {
+		if err := w.store.CreateSession(context.Background(), sess, store.Tokens{Token: signin.Token{AccessToken: "at-x"}, ExpiresAt: sess.ExpiresAt}); err != nil {
 			t.Fatal(err)
 		}
 		ctx := context.Background()
@@ -446,14 +443,14 @@ func TestSignOutEverywhere(t *testing.T) {
 			alice = append(alice, w.signIn("alice", tok))
 			wantRevoked = append(wantRevoked, tok.RefreshToken)
 		}
-		alice = append(alice, w.signIn("alice", store.Tokens{AccessToken: "at-no-refresh"}))
+		alice = append(alice, w.signIn("alice", store.Tokens{Token: signin.Token{AccessToken: "at-no-refresh"}}))
 		wantRevoked = append(wantRevoked, "at-no-refresh")
 		bob := w.signIn("bob", w.expiredTokens())
 		elsewhere := newSessionID() // alice at another issuer
 		now := w.now()
 		if err := w.store.CreateSession(ctx,
-			store.Session{Key: store.Hash(elsewhere), User: store.User{Subject: "alice"}, Issuer: "https://other.example", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-			store.Tokens{AccessToken: "at-other", ExpiresAt: now.Add(time.Hour)}); err != nil {
+			store.Session{Key: store.Hash(elsewhere), User: signin.User{Subject: "alice"}, Issuer: "https://other.example", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			store.Tokens{Token: signin.Token{AccessToken: "at-other"}, ExpiresAt: now.Add(time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -581,8 +578,8 @@ func TestSessionsFromEnv(t *testing.T) {
 	now := time.Now()
 	rt := p.issue()
 	if err := s.Store.CreateSession(context.Background(),
-		store.Session{Key: store.Hash(id), User: store.User{Subject: "alice"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
-		store.Tokens{AccessToken: "at-old", RefreshToken: rt, Expiry: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour)}); err != nil {
+		store.Session{Key: store.Hash(id), User: signin.User{Subject: "alice"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Tokens{Token: signin.Token{AccessToken: "at-old", RefreshToken: rt, Expiry: now.Add(-time.Minute)}, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
 	sess, err := s.FromCookie(context.Background(), id)

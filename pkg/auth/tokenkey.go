@@ -2,7 +2,7 @@ package auth
 
 import (
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // MinTokenKeyLength is the shortest token encryption key string accepted,

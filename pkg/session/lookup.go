@@ -7,8 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
-	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // Lookup returns the live session named by a session cookie value, refused
@@ -57,7 +56,7 @@ func (m *Manager) Lookup(ctx context.Context, cookieValue string) (Session, erro
 	}
 	return Session{
 		Key:       key,
-		User:      signin.User{Subject: rec.User.Subject, Email: rec.User.Email, Name: rec.User.Name},
+		User:      rec.User,
 		Issuer:    rec.Issuer,
 		ExpiresAt: rec.ExpiresAt,
 	}, nil

@@ -15,8 +15,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // Defaults for the zero values of Config.

@@ -9,8 +9,8 @@ import (
 	mathrand "math/rand/v2"
 	"time"
 
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/signin"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 const (
@@ -54,22 +54,10 @@ func (m *Manager) AccessToken(ctx context.Context, key string) (string, error) {
 	if err != nil {
 		return "", m.tokensUnreadable(ctx, key, err)
 	}
-	if tokenOf(t).Usable(m.cfg.Now(), m.cfg.RefreshSkew) {
+	if t.Usable(m.cfg.Now(), m.cfg.RefreshSkew) {
 		return t.AccessToken, nil
 	}
 	return m.refresh(ctx, t)
-}
-
-// tokenOf is the provider token a record holds.
-func tokenOf(t store.Tokens) signin.Token {
-	return signin.Token{
-		AccessToken:  t.AccessToken,
-		TokenType:    t.TokenType,
-		RefreshToken: t.RefreshToken,
-		IDToken:      t.IDToken,
-		Scope:        t.Scope,
-		Expiry:       t.Expiry,
-	}
 }
 
 // refresh gets a usable token for the record t, refreshing it at most once
@@ -92,12 +80,12 @@ func (m *Manager) refresh(ctx context.Context, t store.Tokens) (string, error) {
 	for {
 		now := m.cfg.Now()
 		switch {
-		case t.Version != first && tokenOf(t).Usable(now, 0):
+		case t.Version != first && t.Usable(now, 0):
 			// Someone else refreshed. Their token is accepted even within
 			// the skew: when the provider's lifetime is shorter than the
 			// skew, insisting on it would refresh forever.
 			return t.AccessToken, nil
-		case tokenOf(t).Usable(now, m.cfg.RefreshSkew):
+		case t.Usable(now, m.cfg.RefreshSkew):
 			return t.AccessToken, nil
 		case t.RefreshToken == "":
 			// Nothing can renew the token. Ending the session (rather than
@@ -141,7 +129,7 @@ func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string)
 	// may take over and redeem the same refresh token, which a rotating
 	// provider rejects as reuse.
 	rctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTimeout*3/4)
-	nt, err := m.cfg.Refresher.Refresh(rctx, tokenOf(leased))
+	nt, err := m.cfg.Refresher.Refresh(rctx, leased.Token)
 	cancel()
 	if err != nil {
 		if errors.Is(err, signin.ErrGrantEnded) {
@@ -154,12 +142,7 @@ func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string)
 	}
 
 	next := leased
-	next.AccessToken = nt.AccessToken
-	next.RefreshToken = nt.RefreshToken // the Refresher keeps the old one when none was returned
-	next.IDToken = nt.IDToken
-	next.TokenType = nt.TokenType
-	next.Scope = nt.Scope
-	next.Expiry = nt.Expiry
+	next.Token = nt // the Refresher keeps the old refresh token when none was returned
 	next.Version = leased.Version + 1
 	// next.ExpiresAt stays the record's (the session's lifetime): a refresh
 	// never makes the record live longer. signin.Token does not report a
@@ -196,7 +179,7 @@ func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string)
 func (m *Manager) notSaved(ctx context.Context, leased store.Tokens, nt signin.Token, err error) error {
 	rotated := nt.RefreshToken != leased.RefreshToken
 	if errors.Is(err, store.ErrNotFound) {
-		m.revokeLogged(context.WithoutCancel(ctx), store.Tokens{RefreshToken: nt.RefreshToken, AccessToken: nt.AccessToken})
+		m.revokeLogged(context.WithoutCancel(ctx), store.Tokens{Token: nt})
 		return fmt.Errorf("session: access token: session ended during refresh: %w", ErrNotSignedIn)
 	}
 	m.cfg.Logger.ErrorContext(ctx, "session: refreshed tokens not saved",

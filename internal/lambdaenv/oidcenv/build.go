@@ -1,6 +1,6 @@
 // Package oidcenv wires the OpenID Connect client: the OAUTH_* variables
-// become an oauth.Config, and the client reaches the routes and the session
-// core through the Provider adapter. It builds the login handler, which
+// become an oauth.Config, and the client serves the routes and the session
+// core through their small interfaces. It builds the login handler, which
 // needs no secret.
 package oidcenv
 
@@ -17,7 +17,7 @@ import (
 // ReadConfig reads the OAUTH_* configuration into an oauth.Config, adding
 // every problem to e (named by variable, never echoing a value).
 func ReadConfig(e *lambdaenv.Env) oauth.Config {
-	c, err := oauth.ConfigFromEnv(e.Getenv)
+	c, err := Config(e.Getenv)
 	var cerr *oauth.ConfigError
 	switch {
 	case errors.As(err, &cerr):
@@ -30,13 +30,13 @@ func ReadConfig(e *lambdaenv.Env) oauth.Config {
 	return c
 }
 
-// NewProvider returns the OpenID client for cfg, adapted.
-func NewProvider(cfg oauth.Config) (*Provider, error) {
+// NewClient returns the OpenID client for cfg.
+func NewClient(cfg oauth.Config) (*oauth.Client, error) {
 	c, err := oauth.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("oauth client: %w", err)
 	}
-	return Adapt(c), nil
+	return c, nil
 }
 
 // Login builds the /auth/login handler from getenv: TABLE_NAME, the route
@@ -60,7 +60,7 @@ func LoginConfig(ctx context.Context, getenv func(string) string) (routes.Config
 	if err := e.Err("login"); err != nil {
 		return routes.Config{}, err
 	}
-	p, err := NewProvider(oauthCfg)
+	p, err := NewClient(oauthCfg)
 	if err != nil {
 		return routes.Config{}, err
 	}

@@ -15,8 +15,8 @@ import (
 	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // Callback builds the /auth/callback handler from getenv.
@@ -85,7 +85,7 @@ func Sessions(ctx context.Context, getenv func(string) string) (session.Config, 
 
 // wired is what a function builds once per container.
 type wired struct {
-	provider *oidcenv.Provider
+	provider *oauth.Client
 	store    *store.DynamoDB
 }
 
@@ -117,7 +117,7 @@ func wire(ctx context.Context, e *lambdaenv.Env, what string) (wired, error) {
 	if err != nil {
 		return wired{}, err
 	}
-	p, err := oidcenv.NewProvider(oauthCfg)
+	p, err := oidcenv.NewClient(oauthCfg)
 	if err != nil {
 		return wired{}, err
 	}

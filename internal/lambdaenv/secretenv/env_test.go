@@ -21,8 +21,8 @@ import (
 	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/routes"
 	"github.com/serverless-signin/signin/pkg/oauth"
-	"github.com/serverless-signin/signin/pkg/oauth/store"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // isolateAWS keeps the SDK's default chain away from the machine's own
@@ -68,8 +68,8 @@ func FromEnvWith(ctx context.Context, route Route, getenv func(string) string) (
 
 // client is the OpenID client a configuration carries (nil: none).
 func client(cfg routes.Config) *oauth.Client {
-	if p, ok := cfg.Provider.(*oidcenv.Provider); ok && p != nil {
-		return p.Client
+	if c, ok := cfg.Provider.(*oauth.Client); ok {
+		return c
 	}
 	return nil
 }
