@@ -44,6 +44,19 @@ check_gofmt() {
 	fi
 }
 
+# check_tidy fails when go.mod or go.sum is not what `go mod tidy` writes
+# (a direct dependency marked // indirect, a module no longer used, a
+# missing checksum). It changes nothing: the diff says what to fix.
+check_tidy() {
+	local diff
+	if ! diff=$(go mod tidy -diff 2>&1); then
+		echo "test: go.mod/go.sum are not tidy; run 'go mod tidy' and commit the result:" >&2
+		echo "$diff" >&2
+		return 1
+	fi
+}
+
+check_tidy # first: it needs no service and fails fast
 install_chromium
 dynamodb_local_start # exports AWS_ENDPOINT_URL_DYNAMODB
 export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
