@@ -13,9 +13,9 @@ import (
 
 // Defaults applied by NewClient to zero Config fields.
 const (
-	DefaultTimeout      = 5 * time.Second
-	DefaultClockSkew    = 60 * time.Second
-	DefaultDiscoveryTTL = time.Hour
+	DefaultTimeout   = 5 * time.Second
+	DefaultClockSkew = 60 * time.Second
+	DefaultJWKSTTL   = time.Hour
 )
 
 // DefaultScopes returns the scopes used when Config.Scopes is nil.
@@ -74,11 +74,14 @@ type Config struct {
 	// are never accepted.
 	SigningAlgs []string
 
-	HTTPClient   *http.Client     // nil: a client that does not follow redirects
-	Timeout      time.Duration    // per outbound call; 0: 5s
-	Now          func() time.Time // nil: time.Now
-	ClockSkew    time.Duration    // iat/nbf leeway (exp is strict); 0: 60s
-	DiscoveryTTL time.Duration    // 0: 1h
+	HTTPClient *http.Client     // nil: a client that does not follow redirects
+	Timeout    time.Duration    // per outbound call; 0: 5s
+	Now        func() time.Time // nil: time.Now
+	ClockSkew  time.Duration    // iat/nbf leeway (exp is strict); 0: 60s
+	// JWKSTTL is how long fetched signing keys are used before the JWKS is
+	// fetched again (an unknown kid refetches sooner); 0: 1h. The discovery
+	// document is fetched once per Client and kept.
+	JWKSTTL time.Duration
 
 	// Logger receives warnings the caller cannot see otherwise: a failed
 	// discovery (the issuer-derived endpoints are used meanwhile) or JWKS
@@ -174,8 +177,8 @@ func (c *Config) check() []SettingError {
 	if c.ClockSkew < 0 {
 		add("ClockSkew", "must not be negative")
 	}
-	if c.DiscoveryTTL < 0 {
-		add("DiscoveryTTL", "must not be negative")
+	if c.JWKSTTL < 0 {
+		add("JWKSTTL", "must not be negative")
 	}
 	for _, a := range c.SigningAlgs {
 		if !asymmetricAlgs[a] {
@@ -242,8 +245,8 @@ func (c Config) withDefaults() Config {
 	if c.ClockSkew == 0 {
 		c.ClockSkew = DefaultClockSkew
 	}
-	if c.DiscoveryTTL == 0 {
-		c.DiscoveryTTL = DefaultDiscoveryTTL
+	if c.JWKSTTL == 0 {
+		c.JWKSTTL = DefaultJWKSTTL
 	}
 	return c
 }

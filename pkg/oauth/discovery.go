@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,9 +18,10 @@ const discoveryRetry = 10 * time.Second
 
 // metadata is the part of the OpenID Provider Metadata we use.
 //
-// Written by hand rather than with oidc.NewProvider: that fetches eagerly,
-// caches forever, does not expose the revocation endpoint or auth methods as
-// fields, and builds a key set that refetches on every unknown kid.
+// Written by hand rather than with oidc.NewProvider: that fetches eagerly
+// (a failure fails the construction), does not expose the revocation
+// endpoint or auth methods as fields, and builds a key set that refetches on
+// every unknown kid.
 type metadata struct {
 	Issuer                        string   `json:"issuer"`
 	AuthorizationEndpoint         string   `json:"authorization_endpoint"`
@@ -47,30 +47,18 @@ func (t *jsonTrue) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (m *metadata) equal(o *metadata) bool {
-	return m.Issuer == o.Issuer && m.AuthorizationEndpoint == o.AuthorizationEndpoint &&
-		m.TokenEndpoint == o.TokenEndpoint && m.UserinfoEndpoint == o.UserinfoEndpoint &&
-		m.RevocationEndpoint == o.RevocationEndpoint && m.EndSessionEndpoint == o.EndSessionEndpoint &&
-		m.JWKSURI == o.JWKSURI &&
-		slices.Equal(m.TokenEndpointAuthMethods, o.TokenEndpointAuthMethods) &&
-		slices.Equal(m.RevocationEndpointAuthMethods, o.RevocationEndpointAuthMethods) &&
-		slices.Equal(m.IDTokenSigningAlgs, o.IDTokenSigningAlgs) &&
-		m.IssParameterSupported == o.IssParameterSupported
-}
-
-// discovery caches the provider metadata, and the endpoints built from it,
-// for DiscoveryTTL. One fetch runs at a time; callers that arrive meanwhile
-// wait for it (or for their context). A failure is remembered for
-// discoveryRetry so an outage costs one round trip, not one per request; a
-// stale document keeps being used while refreshes fail.
+// discovery fetches the provider metadata at most once per Client (once per
+// container: docs/contract.md §4) and keeps it, with the endpoints built from
+// it, for the Client's life. One fetch runs at a time; callers that arrive
+// meanwhile wait for it (or for their context). A failure is remembered for
+// discoveryRetry, so an outage costs one round trip, not one per request;
+// after that a call tries again, until one fetch succeeds.
 type discovery struct {
 	c *Client
 
 	mu       sync.Mutex
-	meta     *metadata
-	eps      *endpoints // built from meta; nil until the first success
-	freshTil time.Time
-	err      error // last failure, returned until retryAt
+	eps      *endpoints // built from the document; nil until the first success
+	err      error      // last failure, returned until retryAt
 	retryAt  time.Time
 	inflight *flight
 }
@@ -90,22 +78,18 @@ func (f *flight) wait(ctx context.Context) error {
 	}
 }
 
-// get returns the endpoints from the discovery document, fetching it if
-// there is none or it is older than DiscoveryTTL.
+// get returns the endpoints from the discovery document, fetching it if no
+// fetch has succeeded yet and no failure is within its backoff.
 func (d *discovery) get(ctx context.Context) (*endpoints, error) {
 	d.mu.Lock()
-	now := d.c.now()
-	if d.eps != nil && now.Before(d.freshTil) {
+	if d.eps != nil {
 		eps := d.eps
 		d.mu.Unlock()
 		return eps, nil
 	}
-	if d.err != nil && now.Before(d.retryAt) {
-		eps, err := d.eps, d.err
+	if d.err != nil && d.c.now().Before(d.retryAt) {
+		err := d.err
 		d.mu.Unlock()
-		if eps != nil {
-			return eps, nil
-		}
 		return nil, err
 	}
 	f := d.inflight
@@ -119,14 +103,8 @@ func (d *discovery) get(ctx context.Context) (*endpoints, error) {
 	d.mu.Unlock()
 
 	if err := f.wait(ctx); err != nil {
-		d.mu.Lock()
-		eps := d.eps
-		d.mu.Unlock()
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("discovery: %w", err)
-		}
-		if eps != nil {
-			return eps, nil // stale but verified earlier: better than nothing
 		}
 		return nil, err
 	}
@@ -142,20 +120,15 @@ func (d *discovery) fetch(ctx context.Context, f *flight) {
 	now := d.c.now()
 
 	if err != nil {
-		d.c.log.WarnContext(ctx, "oauth: discovery failed; using the last document or the configured and issuer-derived endpoints",
+		d.c.log.WarnContext(ctx, "oauth: discovery failed; using the configured and issuer-derived endpoints until a retry succeeds",
 			"issuer", d.c.cfg.Issuer, "retry_in", discoveryRetry.String(), "error", err.Error())
 	}
 	d.mu.Lock()
 	if err != nil {
 		d.err, d.retryAt = err, now.Add(discoveryRetry)
 	} else {
-		d.err = nil
-		if d.meta == nil || !d.meta.equal(meta) {
-			// Build the oauth2.Config and verifier once per endpoint set,
-			// not per request.
-			d.meta, d.eps = meta, d.c.endpointsFrom(meta)
-		}
-		d.freshTil = now.Add(d.c.cfg.DiscoveryTTL)
+		// The oauth2.Config and verifier are built once, not per request.
+		d.err, d.eps = nil, d.c.endpointsFrom(meta)
 	}
 	d.inflight = nil
 	d.mu.Unlock()

@@ -45,13 +45,13 @@ var _ oidc.KeySet = (*keySet)(nil)
 
 // ensure makes the key with this kid (any key when kid is empty) available
 // in the cache, fetching the JWKS when the key is unknown or the cache older
-// than DiscoveryTTL, within the fetch budget (jwksRefetchBurst, then one per
+// than JWKSTTL, within the fetch budget (jwksRefetchBurst, then one per
 // jwksRefetchInterval).
 func (k *keySet) ensure(ctx context.Context, kid string) error {
 	k.mu.Lock()
 	now := k.c.now()
 	known := k.hasLocked(kid)
-	if known && now.Before(k.fetchedAt.Add(k.c.cfg.DiscoveryTTL)) {
+	if known && now.Before(k.fetchedAt.Add(k.c.cfg.JWKSTTL)) {
 		k.mu.Unlock()
 		return nil
 	}

@@ -58,7 +58,7 @@ func TestConfigMinimal(t *testing.T) {
 	}
 	cfg := c.Config()
 	if !slices.Equal(cfg.Scopes, []string{"openid", "profile", "email"}) || cfg.Timeout != 5*time.Second ||
-		cfg.ClockSkew != time.Minute || cfg.DiscoveryTTL != time.Hour {
+		cfg.ClockSkew != time.Minute || cfg.JWKSTTL != time.Hour {
 		t.Errorf("Config() = %+v; want the defaults", cfg)
 	}
 }
