@@ -26,7 +26,7 @@ type Metric string
 const (
 	SignIns            Metric = "SignIns"            // a callback that created a session
 	SignInFailures     Metric = "SignInFailures"     // a login or callback that did not (reason: Reason*)
-	SignOuts           Metric = "SignOuts"           // a logout that ended a session
+	SignOuts           Metric = "SignOuts"           // a logout answered with its success redirect
 	Refreshes          Metric = "Refreshes"          // an access token refreshed at the provider
 	RefreshFailures    Metric = "RefreshFailures"    // a refresh that failed (reason: Reason*)
 	AuthorizerRefusals Metric = "AuthorizerRefusals" // the authorizer said no (reason: Reason*)

@@ -6,10 +6,13 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambdacontext"
+
+	"github.com/serverless-signin/signin/internal/emf"
 )
 
 // logRequest writes the one line per request. It names the route, the
-// outcome and why, never a token, code, state, verifier or cookie value:
+// outcome and why (and, for sign-ins, failed sign-ins and sign-outs, is the
+// EMF document that counts them: metrics.go), never a token, code, state, verifier or cookie value:
 // x.err comes from the provider, the session core and the store, which keep those out of
 // their errors.
 //
@@ -45,6 +48,10 @@ func (h *Handler) logRequest(ctx context.Context, x *exchange, status int, start
 	}
 	if x.err != nil {
 		r.AddAttrs(slog.String("error", x.err.Error()))
+	}
+	if m, reason, ok := metric(x.route, status, x.detail); ok {
+		// An EMF document (metrics.go): CloudWatch counts it from the line.
+		r.AddAttrs(emf.Attrs(now, m, reason)...)
 	}
 	_ = lh.Handle(ctx, r) // a log line that cannot be written must not fail the request
 }
