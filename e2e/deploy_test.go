@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/serverless-signin/signin/internal/emf"
 )
 
 // What template.yaml deploys, checked with the tools a deployment runs: cfn-lint (CloudFormation's
@@ -757,9 +759,10 @@ func TestDeployTransform(t *testing.T) {
 	t.Run("alarm", func(t *testing.T) {
 		p, _ := res("CallbackFailureAlarm")["Properties"].(map[string]any)
 		want := map[string]any{
-			"Namespace":          metricNamespace,
-			"MetricName":         "SignInFailures",
-			"Dimensions":         []any{map[string]any{"Name": "Route", "Value": "callback"}},
+			// What the callback's log line publishes (internal/emf, internal/routes/metrics.go).
+			"Namespace":          emf.Namespace,
+			"MetricName":         string(emf.SignInFailures),
+			"Dimensions":         []any{map[string]any{"Name": emf.RouteKey, "Value": "callback"}},
 			"Statistic":          "Sum",
 			"Period":             float64(300),
 			"EvaluationPeriods":  float64(1),
@@ -780,10 +783,6 @@ func TestDeployTransform(t *testing.T) {
 		}
 	})
 }
-
-// metricNamespace is the CloudWatch namespace of the functions' embedded-metric-format log lines
-// (README.md, "Operate it"); the alarm reads SignInFailures with dimension Route=callback there.
-const metricNamespace = "ServerlessSignin"
 
 // TestDeployDefaultTransform: with the default parameters the authorizer is there and everything of
 // the example stays under its DeployExample condition (ExampleApi=false deploys none of it).
@@ -817,7 +816,7 @@ func TestDeployDocs(t *testing.T) {
 	if m == nil {
 		t.Fatalf("samconfig.toml has no stack_name")
 	}
-	for _, want := range []string{"--stack-name " + string(m[1]) + " ", "!ImportValue " + string(m[1]) + "-", "`" + metricNamespace + "`"} {
+	for _, want := range []string{"--stack-name " + string(m[1]) + " ", "!ImportValue " + string(m[1]) + "-", "`" + emf.Namespace + "`", "`" + emf.RouteKey + "`", "`" + emf.ReasonKey + "`"} {
 		if !bytes.Contains(readme, []byte(want)) {
 			t.Errorf("README.md does not contain %q (samconfig.toml, template.yaml)", want)
 		}
