@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/serverless-signin/signin/internal/emf"
+	"github.com/serverless-signin/signin/internal/storecalls"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // What template.yaml deploys, checked with the tools a deployment runs: cfn-lint (CloudFormation's
@@ -39,103 +41,108 @@ func templateFunctions() []templateFunction {
 	)
 }
 
-// Key prefixes and the index of the session table's records (the store's key layout,
-// ARCHITECTURE.md). The IAM conditions below name them.
-const (
-	statePrefix   = "state#"
-	sessionPrefix = "session#"
-	tokensPrefix  = "tokens#"
-	userIndex     = "user-index"
-)
+// perm is one permission as the policy tests compare them: an action on a named resource ("table",
+// the user index, "client-secret", "token-key"), on the items whose key starts with prefix when
+// prefix is set (a dynamodb:LeadingKeys condition). A statement naming several prefixes is one
+// perm per prefix: for single-item calls that is the same permission.
+func perm(action, resource, prefix string) string {
+	if prefix == "" {
+		return action + " " + resource
+	}
+	return action + " " + resource + " " + prefix + "*"
+}
 
-// perm is one permission as the policy tests compare it: an action on a named resource ("table",
-// "user-index", "client-secret", "token-key"), then the dynamodb:LeadingKeys patterns it is
-// limited to, if any.
-func perm(action, resource string, prefixes ...string) string {
-	g := action + " " + resource
-	if len(prefixes) > 0 {
-		keys := make([]string, len(prefixes))
-		for i, p := range prefixes {
-			keys[i] = p + "*"
+// The expected grants are derived from the code, from both ends: internal/storecalls declares the
+// store methods each function (and the pkg/auth calls behind each managed policy) calls, which the
+// tests of internal/routes and pkg/auth hold to the calls they record; store.Permissions() gives
+// each method's DynamoDB actions and key prefixes, which pkg/store's TestPermissions holds to the
+// requests it sends. Only the secret reads are stated here.
+
+// storeGrants is what the store methods need: each action on the table for each key prefix, or
+// on the user index alone (its keys have no fixed prefix).
+func storeGrants(t *testing.T, methods []string) []string {
+	t.Helper()
+	perms := store.Permissions()
+	var out []string
+	for _, m := range methods {
+		a, ok := perms[m]
+		if !ok {
+			t.Fatalf("store method %q has no store.Permissions() entry", m)
 		}
-		g += " " + strings.Join(keys, ",")
+		for _, action := range a.Actions {
+			if a.Index {
+				out = append(out, perm(action, store.UserIndex, ""))
+			}
+			for _, p := range a.Prefixes {
+				out = append(out, perm(action, "table", p))
+			}
+		}
 	}
-	return g
+	return out
 }
 
-// Grants of the managed policies the app's own functions attach to use pkg/auth.
-// auth.SessionsFromEnv reads the client secret and the token key at every cold start, so each
-// policy carries both.
-var (
-	secretReads = []string{
-		perm("secretsmanager:GetSecretValue", "client-secret"),
-		perm("secretsmanager:GetSecretValue", "token-key"),
-	}
-	// Sessions.FromRequest / FromCookie: GetItem, and UpdateItem for the idle touch.
-	sessionReaderGrants = append([]string{
-		perm("dynamodb:GetItem", "table", sessionPrefix),
-		perm("dynamodb:UpdateItem", "table", sessionPrefix),
-	}, secretReads...)
-	// Sessions.AccessToken: read the tokens, take the refresh lease (UpdateItem), save the refreshed
-	// tokens (PutItem); a dead grant ends the session (both deletes).
-	tokenRefresherGrants = append([]string{
-		perm("dynamodb:GetItem", "table", tokensPrefix),
-		perm("dynamodb:UpdateItem", "table", tokensPrefix),
-		perm("dynamodb:PutItem", "table", tokensPrefix),
-		perm("dynamodb:DeleteItem", "table", sessionPrefix, tokensPrefix),
-	}, secretReads...)
-	// Sessions.SignOutEverywhere: learn the user from a (possibly expired) session record, find the
-	// user's sessions on the index, delete each session and its tokens, revoke.
-	signOutEverywhereGrants = append([]string{
-		perm("dynamodb:GetItem", "table", sessionPrefix),
-		perm("dynamodb:DeleteItem", "table", sessionPrefix, tokensPrefix),
-		perm("dynamodb:Query", userIndex),
-	}, secretReads...)
-)
-
-// wantGrants is what each function may do: exactly the calls its code makes, on exactly the keys
-// it makes them on. A TransactWriteItems is authorized per item (PutItem, ConditionCheckItem, ...);
-// the callback's transaction is two conditional Puts, so it needs no ConditionCheckItem. The user
-// index's keys have no fixed prefix: its Query is limited by the index ARN alone.
-var wantGrants = map[string][]string{
-	// One PutItem per login: the state record.
-	"LoginFunction": {perm("dynamodb:PutItem", "table", statePrefix)},
-	// Consume the state (UpdateItem); write the session and tokens (one transaction of two Puts);
-	// end the browser's older session on a re-sign-in (two deletes); the client secret for the
-	// token endpoint and revocation; the token key to seal the new tokens and open the old ones.
-	"CallbackFunction": append([]string{
-		perm("dynamodb:UpdateItem", "table", statePrefix),
-		perm("dynamodb:PutItem", "table", sessionPrefix, tokensPrefix),
-		perm("dynamodb:DeleteItem", "table", sessionPrefix, tokensPrefix),
-	}, secretReads...),
-	// GetItem, and UpdateItem for the idle touch; never a delete, no secret.
-	"MeFunction": {
-		perm("dynamodb:GetItem", "table", sessionPrefix),
-		perm("dynamodb:UpdateItem", "table", sessionPrefix),
-	},
-	// Sign out (everywhere): as SignOutEverywhere.
-	"LogoutFunction": signOutEverywhereGrants,
-	// One GetItem per decision plus the idle touch, like /auth/me.
-	"AuthorizerFunction": {
-		perm("dynamodb:GetItem", "table", sessionPrefix),
-		perm("dynamodb:UpdateItem", "table", sessionPrefix),
-	},
-	// The example reads the session and the user's access token through the managed policies.
-	"ExampleProfileFunction": append(slices.Clone(sessionReaderGrants), tokenRefresherGrants...),
+// secretOfEnv names the secret each ARN variable points the wiring to: a function reads, at cold
+// start, the secrets whose ARN its environment carries (internal/lambdaenv/secretenv), so its
+// policy may read exactly those.
+var secretOfEnv = map[string]string{
+	"OAUTH_CLIENT_SECRET_ARN":  "client-secret",
+	"TOKEN_ENCRYPTION_KEY_ARN": "token-key",
 }
 
-var wantManagedPolicies = map[string][]string{
-	"SessionReaderPolicy":     sessionReaderGrants,
-	"TokenRefresherPolicy":    tokenRefresherGrants,
-	"SignOutEverywherePolicy": signOutEverywhereGrants,
+// sessionsFromEnvSecrets: auth.SessionsFromEnv reads the client secret and the token key at every
+// cold start, so each managed policy grants both.
+var sessionsFromEnvSecrets = []string{
+	perm("secretsmanager:GetSecretValue", "client-secret", ""),
+	perm("secretsmanager:GetSecretValue", "token-key", ""),
+}
+
+// wantManagedPolicies is what each managed policy of template.yaml grants: the store methods of the
+// pkg/auth calls it is for, and the secrets SessionsFromEnv reads.
+func wantManagedPolicies(t *testing.T) map[string][]string {
+	t.Helper()
+	want := map[string][]string{}
+	for name, methods := range storecalls.Policies {
+		want[name] = append(storeGrants(t, methods), sessionsFromEnvSecrets...)
+	}
+	return want
+}
+
+// wantGrants is what each function of template.yaml may do: exactly the store methods its code
+// calls, on exactly their keys, plus the secrets its environment names; or, for a function that
+// uses pkg/auth like an app's own (storecalls.Attached), what its managed policies grant.
+func wantGrants(t *testing.T) map[string][]string {
+	t.Helper()
+	resources, _ := rawTemplate(t)["Resources"].(map[string]any)
+	want := map[string][]string{}
+	for id, methods := range storecalls.Functions {
+		want[id] = storeGrants(t, methods)
+		env, _ := dig(resources[id], "Properties", "Environment", "Variables").(map[string]any)
+		for _, v := range slices.Sorted(keysOf(env)) {
+			if secret, ok := secretOfEnv[v]; ok {
+				want[id] = append(want[id], perm("secretsmanager:GetSecretValue", secret, ""))
+			}
+		}
+	}
+	managed := wantManagedPolicies(t)
+	for id, policies := range storecalls.Attached {
+		for _, p := range policies {
+			want[id] = append(want[id], managed[p]...)
+		}
+	}
+	for _, fn := range templateFunctions() {
+		if _, ok := want[fn.logicalID]; !ok {
+			t.Errorf("internal/storecalls declares nothing for %s: add the store methods its code calls", fn.logicalID)
+		}
+	}
+	return want
 }
 
 // policyResources names the resources policies may name, in symbolic form (see symbolicIntrinsics).
 var policyResources = map[string]string{
-	"${SessionTable.Arn}":                    "table",
-	"${SessionTable.Arn}/index/" + userIndex: userIndex,
-	"${ClientSecretArn}":                     "client-secret",
-	"${TokenKeySecret}":                      "token-key",
+	"${SessionTable.Arn}":                          "table",
+	"${SessionTable.Arn}/index/" + store.UserIndex: store.UserIndex,
+	"${ClientSecretArn}":                           "client-secret",
+	"${TokenKeySecret}":                            "token-key",
 }
 
 // grantsOf turns IAM policy statements into grant strings; anything the comparison cannot express
@@ -167,7 +174,7 @@ func grantsOf(t *testing.T, where string, statements any) []string {
 			}
 			for _, k := range keys {
 				if !strings.HasSuffix(k, "#*") {
-					t.Errorf("%s: LeadingKeys pattern %q; want a key prefix such as %q", where, k, sessionPrefix+"*")
+					t.Errorf("%s: LeadingKeys pattern %q; want a key prefix such as %q", where, k, store.SessionPrefix+"*")
 				}
 				prefixes = append(prefixes, strings.TrimSuffix(k, "*"))
 			}
@@ -179,7 +186,12 @@ func grantsOf(t *testing.T, where string, statements any) []string {
 					t.Errorf("%s: %s on resource %q; want one of the table, its user index or the two secrets", where, a, r)
 					continue
 				}
-				out = append(out, perm(a, name, prefixes...))
+				if len(prefixes) == 0 {
+					out = append(out, perm(a, name, ""))
+				}
+				for _, p := range prefixes {
+					out = append(out, perm(a, name, p))
+				}
 			}
 		}
 	}
@@ -213,18 +225,20 @@ func symbolic(v any) any {
 	return v
 }
 
-func sortedEqual(got, want []string) bool {
-	g, w := slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want))
-	return slices.Equal(g, w)
+// grantSet is a list of grants as a sorted set: two statements (or two attached policies) that
+// grant the same permission grant it once.
+func grantSet(grants []string) []string {
+	return slices.Compact(slices.Sorted(slices.Values(grants)))
 }
 
 // TestTemplatePolicies: each function's policies, as written in template.yaml (inline documents
-// and the template's own managed policies), grant exactly wantGrants. TestDeployTransform checks
+// and the template's own managed policies), grant exactly wantGrants, derived from the code. TestDeployTransform checks
 // the roles the translator makes of them.
 func TestTemplatePolicies(t *testing.T) {
 	resources, _ := rawTemplate(t)["Resources"].(map[string]any)
+	wantManaged, wantFunctions := wantManagedPolicies(t), wantGrants(t)
 	managed := map[string][]string{}
-	for name, want := range wantManagedPolicies {
+	for name, want := range wantManaged {
 		res, _ := resources[name].(map[string]any)
 		if res["Type"] != "AWS::IAM::ManagedPolicy" {
 			t.Errorf("%s = %v; want an AWS::IAM::ManagedPolicy", name, res["Type"])
@@ -232,8 +246,8 @@ func TestTemplatePolicies(t *testing.T) {
 		}
 		doc, _ := res["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)
 		managed[name] = grantsOf(t, name, doc["Statement"])
-		if !sortedEqual(managed[name], want) {
-			t.Errorf("%s grants = %q;\nwant %q", name, managed[name], want)
+		if got, want := grantSet(managed[name]), grantSet(want); !slices.Equal(got, want) {
+			t.Errorf("%s grants = %q;\nwant %q", name, got, want)
 		}
 	}
 	for _, fn := range templateFunctions() {
@@ -254,7 +268,7 @@ func TestTemplatePolicies(t *testing.T) {
 					name := strings.TrimSuffix(strings.TrimPrefix(p, "${"), "}")
 					g, ok := managed[name]
 					if !ok {
-						t.Errorf("policy %q; want an inline document or one of %v", p, slices.Sorted(keysOf(wantManagedPolicies)))
+						t.Errorf("policy %q; want an inline document or one of %v", p, slices.Sorted(keysOf(wantManaged)))
 					}
 					got = append(got, g...)
 				case map[string]any:
@@ -263,8 +277,8 @@ func TestTemplatePolicies(t *testing.T) {
 					t.Errorf("policy %v: a SAM policy template or AWS managed policy grants more than we can see", p)
 				}
 			}
-			if !sortedEqual(got, wantGrants[fn.logicalID]) {
-				t.Errorf("%s grants = %q;\nwant %q", fn.logicalID, got, wantGrants[fn.logicalID])
+			if got, want := grantSet(got), grantSet(wantFunctions[fn.logicalID]); !slices.Equal(got, want) {
+				t.Errorf("%s grants = %q;\nwant %q", fn.logicalID, got, want)
 			}
 		})
 	}
@@ -702,11 +716,12 @@ func TestDeployTransform(t *testing.T) {
 	})
 
 	t.Run("policies", func(t *testing.T) {
+		wantManaged, wantFunctions := wantManagedPolicies(t), wantGrants(t)
 		managed := map[string][]string{}
-		for name, want := range wantManagedPolicies {
+		for name, want := range wantManaged {
 			managed[name] = grantsOf(t, name, dig(res(name), "Properties", "PolicyDocument", "Statement"))
-			if !sortedEqual(managed[name], want) {
-				t.Errorf("%s grants = %q;\nwant %q", name, managed[name], want)
+			if got, want := grantSet(managed[name]), grantSet(want); !slices.Equal(got, want) {
+				t.Errorf("%s grants = %q;\nwant %q", name, got, want)
 			}
 		}
 		for _, fn := range templateFunctions() {
@@ -735,11 +750,11 @@ func TestDeployTransform(t *testing.T) {
 					t.Errorf("%s role has managed policy %v", fn.logicalID, arn)
 				}
 			}
-			if !sortedEqual(got, wantGrants[fn.logicalID]) {
-				t.Errorf("%s role grants = %q;\nwant %q", fn.logicalID, got, wantGrants[fn.logicalID])
+			if got, want := grantSet(got), grantSet(wantFunctions[fn.logicalID]); !slices.Equal(got, want) {
+				t.Errorf("%s role grants = %q;\nwant %q", fn.logicalID, got, want)
 			}
 		}
-		for name := range wantManagedPolicies {
+		for name := range wantManaged {
 			o, _ := dig(out, "Outputs", name+"Arn").(map[string]any)
 			if symbolic(o["Value"]) != "${"+name+"}" || dig(o, "Export", "Name") == nil {
 				t.Errorf("Outputs[%sArn] = %v; want the policy's ARN, exported", name, o)
