@@ -816,7 +816,8 @@ func TestDeployDefaultTransform(t *testing.T) {
 }
 
 // TestDeployDocs: README's deploy commands agree with samconfig.toml and the template:
-// the stack name, CAPABILITY_IAM being enough (no named IAM resource), the metric namespace.
+// the stack name, CAPABILITY_IAM being enough (no named IAM resource), the metric names, the
+// managed policies' outputs.
 func TestDeployDocs(t *testing.T) {
 	root := repoRoot(t)
 	config, err := os.ReadFile(filepath.Join(root, "samconfig.toml"))
@@ -831,7 +832,11 @@ func TestDeployDocs(t *testing.T) {
 	if m == nil {
 		t.Fatalf("samconfig.toml has no stack_name")
 	}
-	for _, want := range []string{"--stack-name " + string(m[1]) + " ", "!ImportValue " + string(m[1]) + "-", "`" + emf.Namespace + "`", "`" + emf.RouteKey + "`", "`" + emf.ReasonKey + "`"} {
+	wants := []string{"--stack-name " + string(m[1]) + " ", "!ImportValue " + string(m[1]) + "-", "`" + emf.Namespace + "`", "`" + emf.RouteKey + "`", "`" + emf.ReasonKey + "`"}
+	for _, name := range slices.Sorted(keysOf(storecalls.Policies)) {
+		wants = append(wants, "`"+name+"Arn`") // the outputs an app's function imports
+	}
+	for _, want := range wants {
 		if !bytes.Contains(readme, []byte(want)) {
 			t.Errorf("README.md does not contain %q (samconfig.toml, template.yaml)", want)
 		}
