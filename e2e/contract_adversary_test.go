@@ -79,6 +79,7 @@ func (c *contract) adversary(t *testing.T) {
 	t.Run("CallbackDeadline", d.deadline)
 	t.Run("SecretStores", d.secretStores)
 	t.Run("DiscoveryNamesAnotherIssuer", d.discoveryIssuer)
+	t.Run("IssParameterSupported", d.issParameterSupported)
 	t.Run("SessionExpiry", d.sessionExpiry)
 	t.Run("Logout", d.logoutChecks)
 	t.Run("EndSession", d.endSession)
@@ -620,6 +621,50 @@ func (d *advDeployment) discoveryIssuer(t *testing.T) {
 	if resp.StatusCode != http.StatusInternalServerError || len(resp.Cookies) != 0 {
 		t.Errorf("login with a discovery document naming another issuer = %d %s, cookies %q; want 500 and no cookie", resp.StatusCode, resp.Body, resp.Cookies)
 	}
+}
+
+// issParameterSupported: RFC 9207 when the discovery document the callback uses advertises
+// authorization_response_iss_parameter_supported: a callback without iss fails like a mismatch
+// (the 500, no token request, the state consumed); with iss it signs in. Without the flag, a
+// callback without iss signs in.
+func (d *advDeployment) issParameterSupported(t *testing.T) {
+	c, adv := d.c, d.adv
+	t.Run("flag absent", func(t *testing.T) {
+		// d.callback cached a discovery document without the flag (SignIn ran first).
+		b := newAgent(true)
+		c.signedIn(t, d.signIn(t, d.callback, b, false), b, "/", defaultLifetime)
+	})
+
+	adv.mu.Lock()
+	adv.issSupported = true
+	adv.mu.Unlock()
+	t.Cleanup(func() {
+		adv.mu.Lock()
+		adv.issSupported = false
+		adv.mu.Unlock()
+	})
+	// A new container: it fetches the discovery document, with the flag, on its first callback.
+	callback := c.start(t, "CallbackFunction", "adv-callback-iss-supported", adv.issuer, advClientID, advClientSecret, nil)
+
+	b := newAgent(true)
+	back := adv.authorize(t, c.login(t, d.login, b, "").url.String(), false)
+	before, tokens := c.sessionRecords(t), adv.count(advToken)
+	resp := callback.invoke(t, b.request(c.callbackEv, back.Encode()))
+	d.failedSignIn(t, "callback without iss", resp, b, before)
+	if n := adv.count(advToken) - tokens; n != 0 {
+		t.Errorf("callback without iss made %d token requests; want 0", n)
+	}
+	// The state is spent: the same callback with the right iss is refused.
+	back.Set("iss", adv.issuer)
+	resp = callback.invoke(t, b.request(c.callbackEv, back.Encode()))
+	wantAnswer(t, "callback with iss after the one without", resp, http.StatusBadRequest, bodyInvalidCallback)
+	if n := adv.count(advToken) - tokens; n != 0 {
+		t.Errorf("the refused callbacks made %d token requests; want 0", n)
+	}
+
+	// A fresh sign-in that carries iss succeeds in the same container.
+	b = newAgent(true)
+	c.signedIn(t, d.signIn(t, callback, b, true), b, "/", defaultLifetime)
 }
 
 // sessionExpiry: SESSION_LIFETIME=2s: the cookie says so, and after it /auth/me is 401 although

@@ -28,6 +28,8 @@ type devDeployment struct {
 	login     *function
 	callbacks []*function // four processes of the callback function: callbacks[0] by default
 	logout    *function
+
+	callbackIdle *function // SESSION_IDLE_TIMEOUT=2s
 }
 
 // devProvider starts the DevProvider group and runs its subtests.
@@ -39,13 +41,15 @@ func (c *contract) devProvider(t *testing.T) {
 	t.Cleanup(p.Close)
 	p.AllowRedirectURI(devprovider.DefaultClientID, "https://"+httpsHost+"/auth/callback")
 	p.AllowRedirectURI(devprovider.DefaultClientID, "http://"+httpHost+"/auth/callback")
-	start := func(id, name string) *function {
-		return c.start(t, id, name, p.Issuer(), devprovider.DefaultClientID, devprovider.DefaultClientSecret, nil)
+	startWith := func(id, name string, extra map[string]string) *function {
+		return c.start(t, id, name, p.Issuer(), devprovider.DefaultClientID, devprovider.DefaultClientSecret, extra)
 	}
+	start := func(id, name string) *function { return startWith(id, name, nil) }
 	d := &devDeployment{c: c, p: p, login: start("LoginFunction", "login"), logout: start("LogoutFunction", "logout")}
 	for i := range 4 {
 		d.callbacks = append(d.callbacks, start("CallbackFunction", fmt.Sprintf("callback-%d", i)))
 	}
+	d.callbackIdle = startWith("CallbackFunction", "callback-idle", map[string]string{"SESSION_IDLE_TIMEOUT": "2s"})
 
 	t.Run("SignInHTTPS", func(t *testing.T) { d.signInOut(t, newAgent(true)) })
 	t.Run("SignInHTTP", func(t *testing.T) { d.signInOut(t, newAgent(false)) })
@@ -54,6 +58,10 @@ func (c *contract) devProvider(t *testing.T) {
 	t.Run("OpenRedirects", d.openRedirects)
 	t.Run("MeCookies", d.meCookies)
 	t.Run("Logout", d.logoutChecks)
+	t.Run("ReSignIn", d.reSignIn)
+	t.Run("TwoTabs", d.twoTabs)
+	// Last: it signs the demo user out of every session the group created.
+	t.Run("SignOutEverywhere", d.signOutEverywhere)
 }
 
 // authorize signs in at the provider's form as the demo user and returns its redirect back.
@@ -382,4 +390,123 @@ func (d *devDeployment) logoutChecks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkEnded checks that a session's records are gone and its cookie names no session.
+func (d *devDeployment) checkEnded(t *testing.T, what string, b *agent, id string) {
+	t.Helper()
+	for _, pk := range []string{"session#" + store.Hash(id), "tokens#" + store.Hash(id)} {
+		if d.c.record(t, pk) != nil {
+			t.Errorf("%s: record %s left; want it deleted", what, pk)
+		}
+	}
+	d.c.checkSignedOut(t, what+": me with its cookie", b, map[string]string{b.sessionCookie(): id})
+}
+
+// reSignIn: signing in again in a browser that holds a session cookie ends the older session
+// (its records deleted, its refresh token revoked); the new cookie replaces it (SPEC §2).
+func (d *devDeployment) reSignIn(t *testing.T) {
+	c := d.c
+	b := newAgent(true)
+	old := c.signedIn(t, d.signIn(t, b, ""), b, "/", defaultLifetime)
+	revocations := d.p.Calls(devprovider.PathRevoke)
+
+	id := c.signedIn(t, d.signIn(t, b, "return_to=%2Fagain"), b, "/again", defaultLifetime)
+	if id == old {
+		t.Fatal("re-sign-in kept the old session id")
+	}
+	if n := d.p.Calls(devprovider.PathRevoke) - revocations; n != 1 {
+		t.Errorf("re-sign-in made %d revocation requests; want 1 (the old session's refresh token)", n)
+	}
+	d.checkEnded(t, "the replaced session", b, old)
+	c.checkMe(t, "me with the new cookie", b, bodyDemo)
+
+	// An old cookie that names nothing (here: the session just replaced) never fails a sign-in.
+	b.jar[b.sessionCookie()] = old
+	revocations = d.p.Calls(devprovider.PathRevoke)
+	c.signedIn(t, d.signIn(t, b, ""), b, "/", defaultLifetime)
+	if n := d.p.Calls(devprovider.PathRevoke) - revocations; n != 0 {
+		t.Errorf("sign-in with an ended session's cookie made %d revocation requests; want 0", n)
+	}
+}
+
+// twoTabs: two sign-ins pending in one browser both complete, in either order of return; the
+// browser ends with the newest session and the other one is ended (SPEC §2).
+func (d *devDeployment) twoTabs(t *testing.T) {
+	c := d.c
+	b := newAgent(true)
+	tab1 := c.login(t, d.login, b, "return_to=%2Fone")
+	binding := b.jar[b.bindingCookie()]
+	tab2 := c.login(t, d.login, b, "return_to=%2Ftwo")
+	if b.jar[b.bindingCookie()] != binding {
+		t.Errorf("the second tab's login replaced the binding cookie; want the valid one reused")
+	}
+	back1, back2 := d.authorize(t, tab1), d.authorize(t, tab2)
+
+	first := c.signedIn(t, d.callbacks[0].invoke(t, b.request(c.callbackEv, back2.RawQuery)), b, "/two", defaultLifetime)
+	revocations := d.p.Calls(devprovider.PathRevoke)
+	newest := c.signedIn(t, d.callbacks[1].invoke(t, b.request(c.callbackEv, back1.RawQuery)), b, "/one", defaultLifetime)
+	if newest == first {
+		t.Fatal("the second callback kept the first session id")
+	}
+	if n := d.p.Calls(devprovider.PathRevoke) - revocations; n != 1 {
+		t.Errorf("the second callback made %d revocation requests; want 1 (the first tab's session)", n)
+	}
+	d.checkEnded(t, "the first tab's session", b, first)
+	c.checkMe(t, "me after both tabs", b, bodyDemo)
+}
+
+// signOutEverywhere: POST /auth/logout?everywhere=1 from a browser whose session has idled out
+// still ends every session of the user (the phone's), because the expired record names the user;
+// without any record it is a 401 with the cookie cleared, never the success redirect (SPEC §2).
+func (d *devDeployment) signOutEverywhere(t *testing.T) {
+	c := d.c
+	everywhere := func(b *agent) events.APIGatewayV2HTTPResponse {
+		return d.logout.invoke(t, b.request(c.logoutEv, "everywhere=1"))
+	}
+
+	t.Run("without a session", func(t *testing.T) {
+		phone := newAgent(true)
+		c.signedIn(t, d.signIn(t, phone, ""), phone, "/", defaultLifetime)
+		for what, jar := range map[string]map[string]string{
+			"no cookie":          {},
+			"a malformed cookie": {"__Host-session": "garbage"},
+			"an unknown session": {"__Host-session": randomValue()},
+		} {
+			b := newAgent(true)
+			b.jar = jar
+			revocations := d.p.Calls(devprovider.PathRevoke)
+			resp := everywhere(b)
+			wantAnswer(t, "logout everywhere with "+what, resp, http.StatusUnauthorized, `{"error":"Sign in again to sign out everywhere"}`)
+			checkSetCookie(t, "logout everywhere with "+what, resp, b.sessionCookie(), true, 0)
+			if n := d.p.Calls(devprovider.PathRevoke) - revocations; n != 0 {
+				t.Errorf("logout everywhere with %s made %d revocation requests; want 0", what, n)
+			}
+		}
+		c.checkMe(t, "phone me after the refused sign-outs", phone, bodyDemo)
+	})
+
+	t.Run("after an idle timeout", func(t *testing.T) {
+		laptop, phone := newAgent(true), newAgent(true)
+		back := d.authorize(t, c.login(t, d.login, laptop, ""))
+		laptopID := c.signedIn(t, d.callbackIdle.invoke(t, laptop.request(c.callbackEv, back.RawQuery)), laptop, "/", defaultLifetime)
+		phoneID := c.signedIn(t, d.signIn(t, phone, ""), phone, "/", defaultLifetime)
+		time.Sleep(2500 * time.Millisecond) // SESSION_IDLE_TIMEOUT=2s
+		c.checkSignedOut(t, "laptop me after its idle timeout", laptop, laptop.jar)
+		if c.record(t, "session#"+store.Hash(laptopID)) == nil {
+			t.Fatal("the idle-expired session record is gone; the test needs it kept (DynamoDB Local has no TTL deletion)")
+		}
+
+		revocations := d.p.Calls(devprovider.PathRevoke)
+		resp := everywhere(laptop)
+		if resp.StatusCode != http.StatusFound || resp.Headers["Location"] != "/" {
+			t.Errorf("logout everywhere after the idle timeout = %d Location %q %s; want 302 to /", resp.StatusCode, resp.Headers["Location"], resp.Body)
+		}
+		checkSetCookie(t, "logout everywhere", resp, laptop.sessionCookie(), true, 0)
+		if n := d.p.Calls(devprovider.PathRevoke) - revocations; n < 2 {
+			t.Errorf("logout everywhere made %d revocation requests; want at least 2 (laptop and phone)", n)
+		}
+		d.checkEnded(t, "the idle-expired laptop session", laptop, laptopID)
+		d.checkEnded(t, "the phone session", phone, phoneID)
+	})
 }

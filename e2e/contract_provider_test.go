@@ -45,6 +45,7 @@ type adversary struct {
 	keyN            int
 	discoveryIssuer string // the issuer the discovery document names; "" is the real one
 	noDiscovery     bool   // the discovery document is 404
+	issSupported    bool   // the discovery document advertises authorization_response_iss_parameter_supported
 	user            map[string]any
 	grants          map[string]*grant // by code
 	access          map[string]string // access token → subject
@@ -224,7 +225,7 @@ func (a *adversary) authorize(t *testing.T, location string, withIss bool) url.V
 
 func (a *adversary) discovery(w http.ResponseWriter, r *http.Request) {
 	a.mu.Lock()
-	issuer, none := a.discoveryIssuer, a.noDiscovery
+	issuer, none, issSupported := a.discoveryIssuer, a.noDiscovery, a.issSupported
 	a.mu.Unlock()
 	if none {
 		http.NotFound(w, r)
@@ -242,6 +243,9 @@ func (a *adversary) discovery(w http.ResponseWriter, r *http.Request) {
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":      []string{"S256"},
 	})
+	if issSupported {
+		doc["authorization_response_iss_parameter_supported"] = true
+	}
 	writeJSON(w, http.StatusOK, doc, nil)
 }
 

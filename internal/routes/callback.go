@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -21,12 +22,21 @@ import (
 // answer was malformed, and we never reflect arbitrary text.
 var errorCodePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
+// endOldSessionTimeout bounds ending the session a re-sign-in replaces
+// (its deletes and revocation together): a slow store or provider must not
+// hold up a sign-in that has already succeeded.
+const endOldSessionTimeout = 3 * time.Second
+
 // callback finishes a sign-in: it consumes the state (exactly once, only by
-// the browser that started it), checks the response's iss (RFC 9207) when
-// present, exchanges the code, verifies the ID token, fetches userinfo and
-// writes the session.
+// the browser that started it), checks the response's iss (RFC 9207),
+// exchanges the code, verifies the ID token, fetches userinfo and writes the
+// session. When the browser already held a session cookie, that older
+// session is then ended (docs/contract.md §6.7), best effort. The binding
+// cookie is left to expire: another tab's pending sign-in still needs it
+// (§6.8).
 // Round trips: one UpdateItem (consume), token + userinfo (+ JWKS when not
-// cached) at the provider, one TransactWriteItems (session + tokens).
+// cached) at the provider, one TransactWriteItems (session + tokens); with
+// an old session cookie, + 2 DeleteItem (concurrent) + 1 revocation.
 func (h *Handler) callback(ctx context.Context, x *exchange) events.APIGatewayV2HTTPResponse {
 	invalid := jsonResponse(400, bodyInvalidCallback)
 	fail := jsonResponse(500, bodySignInFailed)
@@ -107,9 +117,34 @@ func (h *Handler) callback(ctx context.Context, x *exchange) events.APIGatewayV2
 		return x.fail(fail, "create session", err)
 	}
 
-	return redirect(safeReturnTo(st.ReturnTo),
-		cookie(session.CookieName(x.https), id, h.cfg.SessionLifetime, x.https),
-		cookie(session.BindingCookieName(x.https), "", 0, x.https))
+	h.endOldSession(ctx, x)
+
+	// The new cookie replaces the old one. The binding cookie stays: a
+	// sign-in pending in another tab is bound to it, and it expires with
+	// its Max-Age (a state is single use whether or not it is cleared).
+	return redirect(safeReturnTo(st.ReturnTo), cookie(session.CookieName(x.https), id, h.cfg.SessionLifetime, x.https))
+}
+
+// endOldSession ends the session named by the session cookie the callback's
+// request carried, if any: a leaked old cookie dies with the re-sign-in, and
+// a shared browser keeps no previous user's session. It runs after the new
+// session is stored and never fails the sign-in: a missing or already-ended
+// session is nothing to do, anything else is noted in the log.
+func (h *Handler) endOldSession(ctx context.Context, x *exchange) {
+	old, ok := session.RequestCookie(x.req, session.CookieName(x.https))
+	if !ok || !session.ValidToken(old) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, endOldSessionTimeout)
+	defer cancel()
+	ended, err := h.sessions.End(ctx, store.Hash(old))
+	switch {
+	case errors.Is(err, session.ErrNotSignedIn):
+	case err != nil:
+		x.note("end old session", err)
+	case ended.RevokeErr != nil:
+		x.note("revoke old session", ended.RevokeErr)
+	}
 }
 
 // newSession builds the session and token records of a verified sign-in,

@@ -37,9 +37,8 @@ func (h *Handler) login(ctx context.Context, x *exchange) events.APIGatewayV2HTT
 	}
 
 	// Reuse a valid binding so a second tab's sign-in does not break the
-	// first's: each tab's state carries the same binding hash. The first
-	// callback clears the binding cookie, so the other tab's callback is
-	// then refused (400); the browser is signed in by then.
+	// first's: each tab's state carries the same binding hash, and no
+	// callback clears it, so every pending sign-in completes.
 	binding, ok := session.RequestCookie(x.req, session.BindingCookieName(x.https))
 	if !ok || !session.ValidToken(binding) {
 		binding = session.NewToken()

@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"testing"
 	"time"
 
 	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/pkg/oauth"
+	"github.com/serverless-signin/signin/pkg/signin"
 	"github.com/serverless-signin/signin/pkg/store"
 )
 
@@ -161,25 +163,50 @@ func TestLoginBinding(t *testing.T) {
 	}
 }
 
-// Two tabs of one browser start a sign-in each. The first to come back
-// signs the browser in; its callback clears the binding cookie (docs/contract.md §2), so
-// the other tab's callback is an invalid callback (400), the browser
-// signed in all the same.
+// Two tabs of one browser start a sign-in each, and both come back (the
+// second one first): each completes (docs/contract.md §6.8). The browser
+// ends with the newest session; the one it replaced is ended, its refresh
+// token revoked (§6.7).
 func TestLoginTwoTabs(t *testing.T) {
-	a := newApp(t, setup{})
-	b := a.browser()
-	tab1, tab2 := b.login("/one"), b.login("/two")
-	back1, back2 := b.authorize(tab1), b.authorize(tab2)
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
+		b := a.browser()
+		tab1, tab2 := b.login("/one"), b.login("/two")
+		back1, back2 := b.authorize(tab1), b.authorize(tab2)
 
-	resp := b.get(back2)
-	checkResponse(t, "second tab's callback", resp, 302, "")
-	if got := resp.Headers["Location"]; got != "/two" {
-		t.Errorf("second tab's callback Location = %q; want /two", got)
-	}
-	resp = b.get(back1)
-	checkResponse(t, "first tab's callback after the second's", resp, 400, `{"error":"Invalid OAuth callback"}`)
-	checkCookies(t, "first tab's callback after the second's", resp)
-	checkResponse(t, "me", b.get("/auth/me"), 200, demoSignedIn)
+		resp := b.get(back2)
+		checkResponse(t, "second tab's callback", resp, 302, "")
+		if got := resp.Headers["Location"]; got != "/two" {
+			t.Errorf("second tab's callback Location = %q; want /two", got)
+		}
+		first := b.sessionID()
+		tok, err := a.store.GetTokens(context.Background(), store.Hash(first))
+		if err != nil {
+			t.Fatal(err)
+		}
+		revoked := a.provider.Calls("/revoke")
+
+		resp = b.get(back1)
+		checkResponse(t, "first tab's callback after the second's", resp, 302, "")
+		if got := resp.Headers["Location"]; got != "/one" {
+			t.Errorf("first tab's callback Location = %q; want /one", got)
+		}
+		newest := b.sessionID()
+		checkCookies(t, "first tab's callback after the second's", resp, wantCookie(sessionCookie(true), newest, 7*24*time.Hour, true))
+		if newest == first {
+			t.Fatal("the second callback kept the first session id")
+		}
+		checkResponse(t, "me", b.get("/auth/me"), 200, demoSignedIn)
+		if _, err := a.store.Store.PeekSession(context.Background(), store.Hash(first)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the replaced session's record = %v; want deleted", err)
+		}
+		if got := a.provider.Calls("/revoke") - revoked; got != 1 {
+			t.Errorf("revocations = %d; want 1 (the replaced session's)", got)
+		}
+		if _, err := a.client.Refresh(context.Background(), signin.Token{RefreshToken: tok.RefreshToken}); err == nil {
+			t.Errorf("the replaced session's refresh token still works")
+		}
+	})
 }
 
 func TestLoginStoreUnavailable(t *testing.T) {

@@ -13,14 +13,21 @@ import (
 	"github.com/serverless-signin/signin/pkg/store"
 )
 
+// bodySignInToSignOutEverywhere answers a sign out everywhere that cannot
+// tell whose sessions to end (docs/contract.md §1.5).
+const bodySignInToSignOutEverywhere = `{"error":"Sign in again to sign out everywhere"}`
+
 // logout ends this browser's session: it deletes the session and token
 // records, revokes the provider tokens (best effort, bounded), clears the
 // cookie and redirects to "/" or to the provider's end-session endpoint.
 // With ?everywhere=1 (or true) it then ends every other session of the same
-// user too. Both go through the session core.
+// user too, the user named by this browser's session record even when that
+// record has expired (the delete returns it: no extra read); with no record
+// to name the user it answers 401, never the success redirect. Both go
+// through the session core.
 // Round trips: two DeleteItem (in the store), one revocation; everywhere
-// adds one Query on the user index and, per other session, two DeleteItem
-// and one revocation.
+// adds one Query on the user index and, per other session (expired ones
+// included), two DeleteItem and one revocation.
 func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HTTPResponse {
 	if m := x.req.RequestContext.HTTP.Method; m != "" && m != "POST" {
 		// A GET logout could be triggered by any <img> on any site.
@@ -40,7 +47,8 @@ func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HT
 		e, err := h.sessions.End(ctx, store.Hash(id))
 		switch {
 		case errors.Is(err, session.ErrNotSignedIn):
-			// Already signed out (or expired): logout is idempotent.
+			// No record left (signed out, or deleted by TTL): logout is
+			// idempotent.
 		case err != nil:
 			// We cannot tell whether the records are gone, so we must not
 			// answer as if sign-out worked. The browser still drops its
@@ -55,9 +63,15 @@ func (h *Handler) logout(ctx context.Context, x *exchange) events.APIGatewayV2HT
 		x.note("revoke", ended.RevokeErr)
 	}
 
-	// Only a live session names the user: without one there is nobody to
-	// sign out anywhere, and a logout never fails for it.
-	if user := ended.Session.User; everywhere && user.Subject != "" {
+	if everywhere {
+		// The deleted record names the user, expired or not. Without one
+		// (no cookie, a malformed or unknown one) nobody can be signed out
+		// elsewhere, and the user must not be told they were: a plain
+		// logout is idempotent, this one is not.
+		user := ended.Session.User
+		if user.Subject == "" {
+			return x.fail(jsonResponse(401, bodySignInToSignOutEverywhere, clear), "sign out everywhere without a session", nil)
+		}
 		if _, err := h.sessions.EndAll(ctx, ended.Session.Issuer, user.Subject); err != nil {
 			// Some sessions may live on: the user must not be told they
 			// are all gone. This browser's own session is gone either way.

@@ -359,12 +359,94 @@ func TestLogoutEverywhere(t *testing.T) {
 			})
 		}
 
-		t.Run("without a session", func(t *testing.T) {
-			b := a.browser()
-			resp := b.logoutWith("everywhere=1")
-			checkResponse(t, "logout everywhere without a session", resp, 302, "")
-			checkCookies(t, "logout everywhere without a session", resp, wantCookie(sessionCookie(true), "", 0, true))
-		})
+	})
+}
+
+// Sign out everywhere needs a session record to name the user. Without one
+// (no cookie, a malformed cookie, a record already gone) it answers 401 and
+// clears the cookie: never the success redirect, which would tell the user
+// that their other devices were signed out. Those stay signed in.
+func TestLogoutEverywhereWithoutASession(t *testing.T) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k})
+		phone := a.browser()
+		phone.signIn("")
+		gone := a.browser()
+		gone.signIn("")
+		goneID := gone.sessionID()
+		checkResponse(t, "plain logout", gone.logout(nil), 302, "")
+
+		for _, tt := range []struct{ name, cookie string }{
+			{"no cookie", ""},
+			{"malformed cookie", "garbage"},
+			{"unknown session", strings.Repeat("A", 43)},
+			{"logged-out session", goneID},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				b := a.browser()
+				if tt.cookie != "" {
+					b.jar[sessionCookie(true)] = tt.cookie
+				}
+				revoked := a.provider.Calls("/revoke")
+				resp := b.logoutWith("everywhere=1")
+				checkResponse(t, "logout everywhere with "+tt.name, resp, 401, `{"error":"Sign in again to sign out everywhere"}`)
+				checkCookies(t, "logout everywhere with "+tt.name, resp, wantCookie(sessionCookie(true), "", 0, true))
+				if got := a.provider.Calls("/revoke") - revoked; got != 0 {
+					t.Errorf("revocations = %d; want 0", got)
+				}
+				checkResponse(t, "phone me", phone.get("/auth/me"), 200, demoSignedIn)
+			})
+		}
+	})
+}
+
+// After an idle timeout the browser's session is no longer live, but its
+// record still names the user: sign out everywhere ends the user's other
+// sessions, the idle-expired ones included (their grants are revoked too).
+func TestLogoutEverywhereAfterIdleTimeout(t *testing.T) {
+	forEachStore(t, func(t *testing.T, k storeKind) {
+		a := newApp(t, setup{kind: k, opts: options{IdleTimeout: 30 * time.Minute}})
+		laptop, phone, tablet := a.browser(), a.browser(), a.browser()
+		laptop.signIn("")
+		phone.signIn("")
+		tablet.signIn("")
+		ids := map[string]string{"laptop": laptop.sessionID(), "phone": phone.sessionID(), "tablet": tablet.sessionID()}
+		var wantRevoked []string
+		for _, id := range ids {
+			tok, err := a.store.GetTokens(context.Background(), store.Hash(id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tok.RefreshToken == "" {
+				t.Fatal("the dev provider issued no refresh token; the test checks its revocation")
+			}
+			wantRevoked = append(wantRevoked, tok.RefreshToken)
+		}
+
+		a.clock.Advance(20 * time.Minute)
+		checkResponse(t, "phone me", phone.get("/auth/me"), 200, demoSignedIn) // moves the phone's idle expiry
+		a.clock.Advance(15 * time.Minute)
+		checkResponse(t, "laptop me after its idle timeout", laptop.send(laptop.event("GET", "/auth/me", nil)), 401, unauthenticated)
+		laptop.jar[sessionCookie(true)] = ids["laptop"] // a tab that never called /auth/me still holds it
+		revoked := a.provider.Calls("/revoke")
+
+		resp := laptop.logoutWith("everywhere=1")
+		checkResponse(t, "logout everywhere after the idle timeout", resp, 302, "")
+		checkCookies(t, "logout everywhere after the idle timeout", resp, wantCookie(sessionCookie(true), "", 0, true))
+		checkResponse(t, "phone me", phone.get("/auth/me"), 401, unauthenticated)
+		for name, id := range ids {
+			if _, err := a.store.Store.PeekSession(context.Background(), store.Hash(id)); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("%s session record after logout everywhere = %v; want deleted", name, err)
+			}
+		}
+		if got := a.provider.Calls("/revoke") - revoked; got != 3 {
+			t.Errorf("revocations = %d; want 3 (laptop, phone and the idle-expired tablet)", got)
+		}
+		for _, rt := range wantRevoked {
+			if _, err := a.client.Refresh(context.Background(), signin.Token{RefreshToken: rt}); err == nil {
+				t.Errorf("a refresh token of the user still works after sign out everywhere")
+			}
+		}
 	})
 }
 

@@ -11,7 +11,8 @@ import (
 // The round trips of docs/contract.md §5, counted at the DynamoDB client and
 // at the provider: login 1 write and no provider call (authorize endpoint
 // configured); callback 2 DynamoDB calls + token + userinfo (+ discovery and
-// JWKS once per container); me 1 read; logout 2 deletes + 1 revocation.
+// JWKS once per container), + 2 deletes and 1 revocation when it replaces a
+// session; me 1 read; logout 2 deletes + 1 revocation.
 func TestRoundTrips(t *testing.T) {
 	k := storeKinds[1] // counts DynamoDB calls; skips without DynamoDB Local
 	a := newApp(t, setup{kind: k, oauth: func(c *oauth.Config) {
@@ -66,13 +67,21 @@ func TestRoundTrips(t *testing.T) {
 	logout := measure(func() { b.logout(nil) })
 	check("logout", logout, map[string]int{"DeleteItem": 2}, map[string]int{"/revoke": 1})
 
+	// Signing in again with a session cookie also ends the old session:
+	// its two deletes and one revocation (docs/contract.md §6.7).
+	callback = other.authorize(other.login(""))
+	again := measure(func() { other.get(callback) })
+	check("re-sign-in callback", again, map[string]int{"UpdateItem": 1, "TransactWriteItems": 1, "DeleteItem": 2},
+		map[string]int{"/oauth/token": 1, "/userinfo": 1, "/revoke": 1})
+
 	// The same, one level up: each route is one store call (two for the
 	// callback).
-	for what, c := range map[string]count{"me": me, "logout": logout, "warm callback": warm} {
+	for what, c := range map[string]count{"me": me, "logout": logout, "warm callback": warm, "re-sign-in": again} {
 		want := map[string]map[string]int{
 			"me":            {"GetSession": 1},
 			"logout":        {"DeleteSession": 1},
 			"warm callback": {"ConsumeState": 1, "CreateSession": 1},
+			"re-sign-in":    {"ConsumeState": 1, "CreateSession": 1, "DeleteSession": 1},
 		}[what]
 		if !maps.Equal(c.store, want) {
 			t.Errorf("%s: store calls = %v; want %v", what, c.store, want)

@@ -60,9 +60,11 @@ type Sessions struct {
 	// DefaultRefreshSkew. Keep it below the provider's access token
 	// lifetime, or every call refreshes.
 	Skew time.Duration
-	// LeaseTimeout bounds one refresh; 0: DefaultLeaseTimeout. Callers
-	// waiting for another container's refresh wait at most about this long
-	// before they take over.
+	// LeaseTimeout bounds one refresh; 0: DefaultLeaseTimeout. The
+	// provider call and the save of its result finish inside it (the lease
+	// is extended before saving after a slow provider call). Callers
+	// waiting for another container's refresh wait while it lives, then
+	// take over.
 	LeaseTimeout time.Duration
 	// IdleTimeout is the session idle timeout (SESSION_IDLE_TIMEOUT) the
 	// handlers use; when set, FromRequest extends the idle expiry as
@@ -146,9 +148,11 @@ func (s *Sessions) AccessToken(ctx context.Context, sess *Session) (string, erro
 	return s.manager().AccessToken(ctx, sess.Key)
 }
 
-// SignOutEverywhere ends every live session of one user (every browser and
-// device) and returns how many it ended; each session's refresh token (else
-// its access token) is then revoked, best effort within RevokeTimeout. The
+// SignOutEverywhere ends every session of one user still in the store
+// (every browser and device, expired sessions included: their grants may
+// still be live) and returns how many it ended; each session's refresh
+// token (else its access token) is then revoked, best effort within
+// RevokeTimeout. The
 // sessions are found through the store's user index, which in DynamoDB is
 // eventually consistent: a session created a moment ago may survive.
 // Sessions that could not be deleted are reported in the error (wrapping

@@ -26,7 +26,9 @@ type Ended struct {
 
 // End ends one session: it deletes the session and token records, then
 // revokes the refresh token (else the access token) at the provider, best
-// effort and within RevokeTimeout.
+// effort and within RevokeTimeout. An expired session is ended too, and
+// Ended names its user: sign out everywhere learns whose sessions to end
+// from it.
 //
 // Errors: ErrNotSignedIn when there was no session to end (ending is
 // idempotent: callers treat it as done); anything else is a storage failure
@@ -45,10 +47,12 @@ func (m *Manager) End(ctx context.Context, key string) (Ended, error) {
 	return Ended{Session: sess, IDToken: tokens.IDToken, RevokeErr: m.revoke(ctx, tokens)}, nil
 }
 
-// EndAll ends every live session of one user (every browser and device)
-// and returns how many it ended. Each session's refresh token (else its
-// access token) is then revoked, best effort and within one RevokeTimeout
-// overall; a failed revocation is logged.
+// EndAll ends every session of one user still in the store (every browser
+// and device), expired ones included: an idle-expired session's grant may
+// still be live at the provider. It returns how many it ended. Each
+// session's refresh token (else its access token) is then revoked, best
+// effort and within one RevokeTimeout overall; a failed revocation is
+// logged.
 //
 // The sessions are found through the store's user index, which in DynamoDB
 // is eventually consistent: a session created a moment ago may survive.

@@ -26,8 +26,9 @@ const (
 	// before use, so it does not expire on its way to the provider.
 	DefaultRefreshSkew = 60 * time.Second
 	// DefaultLeaseTimeout is how long one refresher may hold a token record
-	// before another caller may take over. It must exceed the provider
-	// call's timeout (5 s by default).
+	// before another caller may take over. The provider call gets three
+	// quarters of it, so it should exceed the provider call's own timeout
+	// (5 s by default).
 	DefaultLeaseTimeout = 15 * time.Second
 
 	// touchInterval bounds how often a lookup writes the idle expiry: one
@@ -62,9 +63,12 @@ type Config struct {
 	// DefaultRefreshSkew. Keep it below the provider's access token
 	// lifetime, or every call refreshes.
 	RefreshSkew time.Duration
-	// LeaseTimeout bounds one refresh; 0: DefaultLeaseTimeout. Callers
-	// waiting for another container's refresh wait at most about this long
-	// before they take over.
+	// LeaseTimeout bounds one refresh; 0: DefaultLeaseTimeout. The
+	// provider call gets three quarters of it and the save at most 5 s
+	// (half the lease when shorter); when the provider leaves too little of
+	// the lease for the save, the lease is extended first, so the save
+	// always lands inside it. Callers waiting for another container's
+	// refresh wait while the lease lives, then take over.
 	LeaseTimeout time.Duration
 
 	Revoker   Revoker   // nil: no revocation

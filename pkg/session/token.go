@@ -9,14 +9,23 @@ import (
 	mathrand "math/rand/v2"
 	"time"
 
+	"github.com/serverless-signin/signin/internal/emf"
 	"github.com/serverless-signin/signin/pkg/signin"
 	"github.com/serverless-signin/signin/pkg/store"
 )
+
+// refreshRoute is the "route" attribute of the refresh log lines: the EMF
+// dimension under which Refreshes and RefreshFailures are published.
+const refreshRoute = "refresh"
 
 const (
 	// writeTimeout bounds the writes that must happen even when the
 	// caller has given up: saving a rotated refresh token, ending a session.
 	writeTimeout = 5 * time.Second
+	// maxLeaseMargin bounds the slack kept between the end of a save and
+	// the end of the lease it runs under (clock skew between containers,
+	// the write's own transit).
+	maxLeaseMargin = time.Second
 	// Polling for another caller's refresh: exponential backoff with
 	// jitter between these, so waiters in many containers spread out.
 	minPoll = 20 * time.Millisecond
@@ -45,7 +54,14 @@ const (
 // the session stays signed in. An expired access token is never returned as
 // usable; one without a known expiry is returned as is.
 //
-// Round trips for a fresh token: one GetItem, no provider call.
+// Metrics: a refresh writes one log line with route "refresh" that counts
+// Refreshes, or RefreshFailures by reason (CloudWatch EMF): grant_ended
+// when the session had to end (ErrSignInAgain, or signed out during the
+// refresh), provider, storage.
+//
+// Round trips for a fresh token: one GetItem, no provider call. A refresh:
+// one UpdateItem (lease), the provider's token endpoint, one PutItem
+// (save), plus one UpdateItem when the lease has to be extended.
 func (m *Manager) AccessToken(ctx context.Context, key string) (string, error) {
 	if key == "" {
 		return "", ErrNotSignedIn
@@ -104,7 +120,7 @@ func (m *Manager) refresh(ctx context.Context, t store.Tokens) (string, error) {
 				return m.redeem(ctx, leased, owner)
 			}
 			if !errors.Is(err, store.ErrConflict) {
-				return "", m.tokensUnreadable(ctx, key, err)
+				return "", m.refreshUnreadable(ctx, key, err)
 			}
 			// Lost the race for the lease: reread at once, the winner may
 			// be done already (the next turn waits while its lease lives).
@@ -118,17 +134,32 @@ func (m *Manager) refresh(ctx context.Context, t store.Tokens) (string, error) {
 		}
 		var err error
 		if t, err = m.cfg.Store.GetTokens(ctx, key); err != nil {
-			return "", m.tokensUnreadable(ctx, key, err)
+			return "", m.refreshUnreadable(ctx, key, err)
 		}
 	}
 }
 
-// redeem refreshes the leased record at the provider and saves the result.
+// leaseBudgets splits one lease between the provider call and the save of
+// its result. The provider call gets three quarters of the lease; the save
+// gets at most writeTimeout, scaled down for short leases (half the lease),
+// and must start with its budget plus a margin still left on the lease, or
+// the lease is extended first (see redeem).
+func (m *Manager) leaseBudgets() (provider, save, margin time.Duration) {
+	lease := m.cfg.LeaseTimeout
+	return lease * 3 / 4, min(writeTimeout, lease/2), min(maxLeaseMargin, lease/10)
+}
+
+// redeem refreshes the leased record at the provider and saves the result,
+// both inside the lease: past it another caller may take over and redeem
+// the same refresh token, which a rotating provider rejects as reuse (and
+// the session ends).
+//
+// Round trips: the provider's token endpoint, one PutItem (the save); one
+// UpdateItem more (the lease extended) only when the provider took so long
+// that the save would not fit in what is left of the lease.
 func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string) (string, error) {
-	// The provider call ends well inside the lease: past it another caller
-	// may take over and redeem the same refresh token, which a rotating
-	// provider rejects as reuse.
-	rctx, cancel := context.WithTimeout(ctx, m.cfg.LeaseTimeout*3/4)
+	providerBudget, saveBudget, margin := m.leaseBudgets()
+	rctx, cancel := context.WithTimeout(ctx, providerBudget)
 	nt, err := m.cfg.Refresher.Refresh(rctx, leased.Token)
 	cancel()
 	if err != nil {
@@ -138,7 +169,9 @@ func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string)
 		// The refresh token may still be good (a provider outage): let
 		// the next caller try at once instead of after the lease.
 		m.release(ctx, leased, owner)
-		return "", fmt.Errorf("session: access token: %w", err)
+		err = fmt.Errorf("session: access token: %w", err)
+		m.refreshFailed(ctx, emf.ReasonProvider, err)
+		return "", err
 	}
 
 	next := leased
@@ -154,16 +187,64 @@ func (m *Manager) redeem(ctx context.Context, leased store.Tokens, owner string)
 	// (WithoutCancel). Saving the access and refresh tokens in one
 	// conditional write (same owner, version+1) means no one ever reads a
 	// new access token with an old refresh token or the reverse.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	wctx := context.WithoutCancel(ctx)
+	extended := false
+	if left := leased.LeaseUntil.Sub(m.cfg.Now()); left < saveBudget+margin {
+		// Too little lease left for the save: extend it first, so no
+		// other caller takes over while the save is on its way. Only the
+		// owner can, and only while nobody has taken over; otherwise the
+		// result is lost (notSaved) but nothing is redeemed twice by us.
+		xctx, cancel := context.WithTimeout(wctx, saveBudget)
+		_, err := m.cfg.Store.AcquireRefreshLease(xctx, leased.Key, leased.Version, owner, m.cfg.Now().Add(saveBudget+margin))
+		cancel()
+		if err != nil {
+			return "", m.notSaved(ctx, leased, nt, fmt.Errorf("extend the lease: %w", err))
+		}
+		extended = true
+	}
+	sctx, cancel := context.WithTimeout(wctx, saveBudget)
 	err = m.cfg.Store.SaveRefreshed(sctx, next, owner)
 	cancel()
 	if err != nil {
 		return "", m.notSaved(ctx, leased, nt, err)
 	}
 	if !nt.Usable(m.cfg.Now(), 0) {
-		return "", errors.New("session: access token: the provider returned an expired access token")
+		err := errors.New("session: access token: the provider returned an expired access token")
+		m.refreshFailed(ctx, emf.ReasonProvider, err)
+		return "", err
 	}
+	m.logRefresh(ctx, slog.LevelInfo, "session: refreshed", emf.Attrs(m.cfg.Now(), emf.Refreshes, ""),
+		slog.Bool("refresh_token_rotated", nt.RefreshToken != leased.RefreshToken),
+		slog.Bool("lease_extended", extended))
 	return next.AccessToken, nil
+}
+
+// logRefresh writes one refresh log line: the route attribute the EMF
+// dimension needs, the metric attributes, then attrs.
+func (m *Manager) logRefresh(ctx context.Context, level slog.Level, msg string, metric []slog.Attr, attrs ...slog.Attr) {
+	all := make([]slog.Attr, 0, 1+len(metric)+len(attrs))
+	all = append(all, slog.String(emf.RouteKey, refreshRoute))
+	all = append(all, attrs...)
+	all = append(all, metric...)
+	m.cfg.Logger.LogAttrs(ctx, level, msg, all...)
+}
+
+// refreshFailed logs a refresh that failed for reason (an emf.Reason*),
+// counted as RefreshFailures.
+func (m *Manager) refreshFailed(ctx context.Context, reason string, err error) {
+	m.logRefresh(ctx, slog.LevelError, "session: refresh failed", emf.Attrs(m.cfg.Now(), emf.RefreshFailures, reason),
+		slog.String("error", err.Error()))
+}
+
+// refreshUnreadable is tokensUnreadable during a refresh: a storage failure
+// is also counted as a failed refresh (a missing record ends the session,
+// which endForRefresh counts).
+func (m *Manager) refreshUnreadable(ctx context.Context, key string, err error) error {
+	err = m.tokensUnreadable(ctx, key, err)
+	if !errors.Is(err, ErrNotSignedIn) {
+		m.refreshFailed(ctx, emf.ReasonStorage, err)
+	}
+	return err
 }
 
 // notSaved handles a refresh that succeeded at the provider but could not be
@@ -180,9 +261,10 @@ func (m *Manager) notSaved(ctx context.Context, leased store.Tokens, nt signin.T
 	rotated := nt.RefreshToken != leased.RefreshToken
 	if errors.Is(err, store.ErrNotFound) {
 		m.revokeLogged(context.WithoutCancel(ctx), store.Tokens{Token: nt})
+		m.logRefresh(ctx, slog.LevelInfo, "session: session ended during refresh", emf.Attrs(m.cfg.Now(), emf.RefreshFailures, emf.ReasonGrantEnded))
 		return fmt.Errorf("session: access token: session ended during refresh: %w", ErrNotSignedIn)
 	}
-	m.cfg.Logger.ErrorContext(ctx, "session: refreshed tokens not saved",
+	m.logRefresh(ctx, slog.LevelError, "session: refreshed tokens not saved", emf.Attrs(m.cfg.Now(), emf.RefreshFailures, emf.ReasonStorage),
 		slog.Bool("refresh_token_rotated", rotated), slog.String("error", err.Error()))
 	return fmt.Errorf("session: access token: save refreshed tokens: %w", err)
 }
@@ -210,23 +292,25 @@ func (m *Manager) tokensUnreadable(ctx context.Context, key string, err error) e
 // ErrSignInAgain. It runs even when the caller has gone: a dead refresh
 // token must not leave a session that /auth/me reports signed in. Should the
 // delete fail, the error is both ErrSignInAgain and the storage failure.
-// Nothing is revoked: the grant is already dead or gone.
+// Nothing is revoked: the grant is already dead or gone. Its log line
+// counts a RefreshFailures with reason grant_ended (why is the detail).
 func (m *Manager) endForRefresh(ctx context.Context, key, why string, cause error) error {
 	e := fmt.Errorf("%w: %s", ErrSignInAgain, why)
 	if cause != nil {
 		e = fmt.Errorf("%w: %s: %w", ErrSignInAgain, why, cause)
 	}
+	metric := emf.Attrs(m.cfg.Now(), emf.RefreshFailures, emf.ReasonGrantEnded)
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
 	if _, _, err := m.cfg.Store.DeleteSession(dctx, key); err != nil && !errors.Is(err, store.ErrNotFound) {
-		m.cfg.Logger.ErrorContext(ctx, "session: end session", slog.String("reason", why), slog.String("error", err.Error()))
+		m.logRefresh(ctx, slog.LevelError, "session: end session", metric, slog.String("detail", why), slog.String("error", err.Error()))
 		return errors.Join(e, fmt.Errorf("session: end session: %w", err))
 	}
-	attrs := []slog.Attr{slog.String("reason", why)}
+	attrs := []slog.Attr{slog.String("detail", why)}
 	if cause != nil {
 		attrs = append(attrs, slog.String("error", cause.Error()))
 	}
-	m.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "session: session ended", attrs...)
+	m.logRefresh(ctx, slog.LevelInfo, "session: session ended", metric, attrs...)
 	return e
 }
 
