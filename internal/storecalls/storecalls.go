@@ -17,7 +17,9 @@ var Functions = map[string][]string{
 	// The state record of a new sign-in.
 	"LoginFunction": {"PutState"},
 	// Consume the state; write the session and its tokens.
-	"CallbackFunction": {"ConsumeState", "CreateSession"},
+	// Consume the state, write the session and its tokens, and end the
+	// browser's older session when it signs in again.
+	"CallbackFunction": {"ConsumeState", "CreateSession", "DeleteSession"},
 	"MeFunction":       me,
 	// End the session (its delete returns the record, which names the
 	// user); sign out everywhere finds the user's other sessions on the
