@@ -2,6 +2,7 @@ package routes_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -48,11 +49,14 @@ func (b *browser) authorizerEvent(method, target string, headers map[string]stri
 // returns its answer and the one log line it wrote.
 func (b *browser) askAuthorizer(method, target string, headers map[string]string) (events.APIGatewayV2CustomAuthorizerSimpleResponse, map[string]any, error) {
 	b.app.t.Helper()
-	before := len(b.app.logs.Lines(b.app.t))
+	before := len(b.app.logs.String())
 	resp, err := b.app.h.Authorize(context.Background(), b.authorizerEvent(method, target, headers))
-	lines := b.app.logs.Lines(b.app.t)[before:]
 	var mine []map[string]any
-	for _, l := range lines {
+	for line := range strings.Lines(b.app.logs.String()[before:]) {
+		var l map[string]any
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			b.app.t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
 		if l["route"] == "authorizer" {
 			mine = append(mine, l)
 		}
