@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/serverless-signin/signin/internal/devprovider"
@@ -149,6 +150,13 @@ func TestBrowserSignInSignOut(t *testing.T) {
 	if name, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("user-name"))); err != nil || name != devprovider.DemoUser.Name {
 		t.Errorf("#user-name after reload = %q, %v; want %q", name, err, devprovider.DemoUser.Name)
 	}
+
+	// The protected route answers through the session authorizer with the profile.
+	status, result := callProtected(ctx, t)
+	if status != "GET /api/profile: HTTP 200" || !strings.Contains(result, `"id": "`+devprovider.DemoUser.Subject+`"`) ||
+		!strings.Contains(result, `"userinfo": {`) || !strings.Contains(result, `"email": "`+devprovider.DemoUser.Email+`"`) {
+		t.Errorf("protected call after sign-in = %q\n%s\nwant HTTP 200 with the user and the provider's userinfo", status, result)
+	}
 	saveScreenshot(ctx, t, "browser-signed-in.png")
 
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("sign-out"))); err != nil {
@@ -157,6 +165,72 @@ func TestBrowserSignInSignOut(t *testing.T) {
 	if got := pageStatus(ctx, t, false); got != "Not signed in" {
 		t.Errorf("#status after sign-out = %q; want %q", got, "Not signed in")
 	}
+
+	// The same call is refused now. What the gateway answers depends on the cookies the browser
+	// still sends: none at all, 401 without asking the authorizer; others, the authorizer's 403.
+	cookies, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/api/profile"}})
+	if err != nil {
+		t.Fatalf("read the browser's cookies: %v", err)
+	}
+	var names []string
+	for _, c := range cookies.Cookies {
+		names = append(names, c.Name)
+		if c.Name == session.CookieHTTP || c.Name == session.CookieHTTPS {
+			t.Errorf("the browser still holds the session cookie %s after sign-out", c.Name)
+		}
+	}
+	want := "GET /api/profile: HTTP 401"
+	wantBody := `"message": "Unauthorized"`
+	if len(names) > 0 {
+		want, wantBody = "GET /api/profile: HTTP 403", `"message": "Forbidden"`
+	}
+	t.Logf("after sign-out the browser sends cookies %q: want %q", names, want)
+	status, result = callProtected(ctx, t)
+	if status != want || !strings.Contains(result, wantBody) {
+		t.Errorf("protected call after sign-out (cookies sent: %q) = %q %s; want %q with %s", names, status, result, want, wantBody)
+	}
+
+	// Another cookie of the app's (a preference, say): a Cookie header reaches the authorizer,
+	// which refuses it.
+	if _, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{Name: "theme", Value: "dark", URL: base + "/", Path: "/"}); err != nil {
+		t.Fatalf("set a theme cookie: %v", err)
+	}
+	status, result = callProtected(ctx, t)
+	if status != "GET /api/profile: HTTP 403" || !strings.Contains(result, `"message": "Forbidden"`) {
+		t.Errorf("protected call after sign-out with a theme cookie = %q %s; want HTTP 403 Forbidden", status, result)
+	}
+}
+
+// callProtected clicks the page's "Call a protected route" button and returns the status line
+// and the answer the page shows once the call is done.
+func callProtected(ctx context.Context, t *testing.T) (status, result string) {
+	t.Helper()
+	if label, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("call-api"))); err != nil || label != "Call a protected route" {
+		t.Fatalf("#call-api = %q, %v; want the button \"Call a protected route\"", label, err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("call-api"))); err != nil {
+		t.Fatalf("click #call-api: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		text, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("api-status")))
+		if err != nil {
+			t.Fatalf("read #api-status: %v", err)
+		}
+		if strings.Contains(text, "HTTP ") || strings.HasPrefix(text, "Could not") {
+			status = text
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("#api-status = %q after 10s; want the call's answer", text)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	result, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.ID("api-result")))
+	if err != nil {
+		t.Fatalf("read #api-result: %v", err)
+	}
+	return status, result
 }
 
 // A login CSRF: the attacker signs in with their own account and lures the

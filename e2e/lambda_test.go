@@ -4,9 +4,13 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -19,6 +23,7 @@ import (
 
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/internal/dynamotest"
+	"github.com/serverless-signin/signin/pkg/store"
 )
 
 const (
@@ -27,9 +32,10 @@ const (
 	bodyUnauthenticated = `{"authenticated":false}`
 )
 
-// lambdaApp is the four built functions, each under its own emulator, against one DynamoDB Local
-// table and one in-process OpenID provider: what `sam deploy` would run, minus API Gateway,
-// whose part (building payload-2.0 events, applying the answers' cookies) the test plays.
+// lambdaApp is the four built functions and the authorizer, each under its own emulator, against
+// one DynamoDB Local table and one in-process OpenID provider: what `sam deploy` would run, minus
+// API Gateway, whose part (building payload-2.0 events, applying the answers' cookies, asking the
+// authorizer) the test plays.
 type lambdaApp struct {
 	provider *devprovider.Provider
 	ddb      *dynamodb.Client
@@ -42,7 +48,7 @@ type lambdaApp struct {
 func startLambdaApp(t *testing.T) *lambdaApp {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("builds four binaries and runs them under the Lambda runtime emulator; skipped with -short")
+		t.Skip("builds five binaries and runs them under the Lambda runtime emulator; skipped with -short")
 	}
 	ddb, table := dynamotest.NewTable(t) // skips (or fails under REQUIRE_DYNAMODB=1) without DynamoDB Local
 	endpoint := ddb.Options().BaseEndpoint
@@ -56,7 +62,7 @@ func startLambdaApp(t *testing.T) *lambdaApp {
 
 	rie, bootstraps := buildLambdas(t)
 	a := &lambdaApp{provider: p, ddb: ddb, table: table, fns: map[string]*emulator{}, sizes: map[string]int64{}}
-	for _, fn := range samFunctions {
+	for _, fn := range emulatedFunctions {
 		env := lambdaEnv(fn, table, p.Issuer(), devprovider.DefaultClientID, devprovider.DefaultClientSecret,
 			map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": aws.ToString(endpoint)})
 		a.fns[fn.logicalID] = startEmulator(t, fn.logicalID, rie, bootstraps[fn.logicalID], env)
@@ -77,6 +83,34 @@ func (a *lambdaApp) invoke(t *testing.T, logicalID string, ev events.APIGatewayV
 		t.Errorf("%s: Content-Type = %q for a body; want application/json", logicalID, resp.Headers["Content-Type"])
 	}
 	return resp
+}
+
+// authorize asks the authorizer about events/authorizer.json (GET /api/profile) carrying
+// exactly these cookies, as the gateway sends it: the cookies array, and the Cookie header as
+// a header and the identity source.
+func (a *lambdaApp) authorize(t *testing.T, jar map[string]string) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+	t.Helper()
+	ev := loadAuthorizerEvent(t)
+	ev.Cookies = withCookies(events.APIGatewayV2HTTPRequest{}, jar).Cookies
+	line := strings.Join(ev.Cookies, "; ")
+	ev.Headers = maps.Clone(ev.Headers)
+	ev.Headers["cookie"], ev.IdentitySource = line, []string{line}
+	a.seq++
+	return a.fns[authorizerFunction.logicalID].invokeAuthorizer(t, fmt.Sprintf("e2e-%02d-%s", a.seq, authorizerFunction.logicalID), ev)
+}
+
+// loadAuthorizerEvent reads events/authorizer.json.
+func loadAuthorizerEvent(tb testing.TB) events.APIGatewayV2CustomAuthorizerV2Request {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(tb), "events", authorizerFunction.event()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var ev events.APIGatewayV2CustomAuthorizerV2Request
+	if err := json.Unmarshal(data, &ev); err != nil {
+		tb.Fatalf("decode events/%s: %v", authorizerFunction.event(), err)
+	}
+	return ev
 }
 
 // setCookies parses an answer's cookies by name.
@@ -210,6 +244,20 @@ func TestLambdaSignIn(t *testing.T) {
 		t.Fatalf("me = %d %s; want 200 %s", resp.StatusCode, resp.Body, bodyDemoUser)
 	}
 
+	// The authorizer allows the session's cookie (among others) with the user in the context.
+	withTheme := maps.Clone(jar)
+	withTheme["theme"] = "dark"
+	allowed := a.authorize(t, withTheme)
+	wantContext := map[string]any{"sub": devprovider.DemoUser.Subject, "email": devprovider.DemoUser.Email, "name": devprovider.DemoUser.Name,
+		"iss": issuer, "session": store.Hash(sessionID)}
+	exp, _ := allowed.Context["expires_at"].(float64)
+	delete(allowed.Context, "expires_at")
+	lifetime := time.Until(time.Unix(int64(exp), 0))
+	if !allowed.IsAuthorized || !maps.Equal(allowed.Context, wantContext) || lifetime < 167*time.Hour || lifetime > 168*time.Hour {
+		t.Errorf("authorizer with the session cookie = %v %v (expires_at in %v); want allowed with %v and expires_at in about 168h",
+			allowed.IsAuthorized, allowed.Context, lifetime, wantContext)
+	}
+
 	// A cross-site logout changes nothing.
 	resp = a.invoke(t, "LogoutFunction", withCookies(withHeader(logoutEv, "origin", "https://evil.example"), jar))
 	if resp.StatusCode != http.StatusForbidden || len(resp.Cookies) != 0 {
@@ -229,6 +277,15 @@ func TestLambdaSignIn(t *testing.T) {
 	apply(resp)
 	if _, ok := jar["__Host-session"]; ok {
 		t.Errorf("cookies after logout = %v; want no session cookie (the binding cookie expires by itself)", jar)
+	}
+
+	// The authorizer refuses the old cookie on the very next request (no cache), and a request
+	// with other cookies only.
+	if resp := a.authorize(t, map[string]string{"__Host-session": sessionID, "theme": "dark"}); resp.IsAuthorized || resp.Context != nil {
+		t.Errorf("authorizer with the signed-out cookie = %+v; want refused", resp)
+	}
+	if resp := a.authorize(t, map[string]string{"theme": "dark"}); resp.IsAuthorized {
+		t.Errorf("authorizer without a session cookie = %+v; want refused", resp)
 	}
 
 	// The old cookie (a browser that kept it) names no session any more.
@@ -258,7 +315,7 @@ func TestLambdaSignIn(t *testing.T) {
 // invocation id, and none of the secret values anywhere.
 func (a *lambdaApp) checkLogs(t *testing.T, secrets map[string]string) {
 	t.Helper()
-	for _, fn := range samFunctions {
+	for _, fn := range emulatedFunctions {
 		e := a.fns[fn.logicalID]
 		out := e.out.String()
 		for what, v := range secrets {
@@ -285,13 +342,13 @@ func (a *lambdaApp) checkLogs(t *testing.T, secrets map[string]string) {
 // BenchmarkColdStart measures without it.
 func (a *lambdaApp) logColdStarts(t *testing.T) {
 	t.Helper()
-	for _, fn := range samFunctions {
+	for _, fn := range emulatedFunctions {
 		d, ok := a.fns[fn.logicalID].initDuration()
 		if !ok {
 			t.Errorf("%s: no INIT REPORT line in the emulator's output", fn.logicalID)
 			continue
 		}
-		t.Logf("%-16s init %7.1f ms  bootstrap %5.2f MiB (linux/%s)", fn.logicalID,
+		t.Logf("%-18s init %7.1f ms  bootstrap %5.2f MiB (linux/%s)", fn.logicalID,
 			float64(d)/float64(time.Millisecond), float64(a.sizes[fn.logicalID])/(1<<20), runtime.GOARCH)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,8 +13,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/awslabs/goformation/v7"
 	"github.com/awslabs/goformation/v7/cloudformation"
@@ -21,8 +24,10 @@ import (
 
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/internal/routes"
+	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/session"
+	"github.com/serverless-signin/signin/pkg/signin"
 	"github.com/serverless-signin/signin/pkg/store"
 )
 
@@ -42,6 +47,15 @@ var samFunctions = []samFunction{
 	{"MeFunction", "me", "GET", "/auth/me", 128},
 	{"LogoutFunction", "logout", "POST", "/auth/logout", 256},
 }
+
+// authorizerFunction is the HTTP API's SessionAuthorizer: no route of its own (the gateway
+// invokes it before a protected route), an authorizer event (events/authorizer.json, GET
+// /api/profile) and a simple response instead of an HTTP one.
+var authorizerFunction = samFunction{"AuthorizerFunction", "authorizer", "", "", 128}
+
+// emulatedFunctions are the functions the emulator suites build and run: the four routes and
+// the authorizer.
+var emulatedFunctions = append(slices.Clone(samFunctions), authorizerFunction)
 
 func repoRoot(tb testing.TB) string {
 	tb.Helper()
@@ -542,7 +556,9 @@ func TestEvents(t *testing.T) {
 			}
 			var kind struct{ Type string }
 			if json.Unmarshal(data, &kind); kind.Type == "REQUEST" {
-				t.Skip("an authorizer event: not a route's") // TODO(authorizer): check it against the authorizer
+				checkAuthorizerEvent(t, data)
+				covered[authorizerFunction.logicalID] = true
+				return
 			}
 			var r *samFunction
 			for i := range samFunctions {
@@ -570,6 +586,77 @@ func TestEvents(t *testing.T) {
 		if !covered[r.logicalID] {
 			t.Errorf("no sample event in events/ for %s %s", r.method, r.path)
 		}
+	}
+	if !covered[authorizerFunction.logicalID] {
+		t.Errorf("no authorizer event (type REQUEST) in events/")
+	}
+}
+
+// checkAuthorizerEvent: an authorizer event is the HTTP API's payload 2.0 request to a Lambda
+// authorizer for the example's route (GET /api/profile) over https, whose identity source is the
+// Cookie header; the authorizer handler, invoked through JSON as Lambda does, refuses its cookie
+// while it names no session and allows it, with the contract's context, once it does; and
+// pkg/auth reads that context back from the route's event.
+func checkAuthorizerEvent(t *testing.T, data []byte) {
+	t.Helper()
+	var ev events.APIGatewayV2CustomAuthorizerV2Request
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		t.Fatalf("decode as an authorizer event: %v", err)
+	}
+	rc := ev.RequestContext
+	cookieHeader := ev.Headers["cookie"]
+	if ev.Version != "2.0" || ev.RouteKey != "GET /api/profile" || rc.RouteKey != ev.RouteKey || ev.RawPath != "/api/profile" ||
+		rc.HTTP.Method != "GET" || rc.HTTP.Path != ev.RawPath || rc.DomainName == "" || rc.RequestID == "" ||
+		ev.Headers["x-forwarded-proto"] != "https" || !strings.HasSuffix(ev.RouteArn, "/GET/api/profile") {
+		t.Errorf("event = version %q routeKey %q/%q rawPath %q method %q path %q domain %q requestId %q proto %q routeArn %q; want a consistent 2.0 GET /api/profile over https",
+			ev.Version, ev.RouteKey, rc.RouteKey, ev.RawPath, rc.HTTP.Method, rc.HTTP.Path, rc.DomainName, rc.RequestID, ev.Headers["x-forwarded-proto"], ev.RouteArn)
+	}
+	if !slices.Equal(ev.IdentitySource, []string{cookieHeader}) || strings.Join(ev.Cookies, "; ") != cookieHeader {
+		t.Errorf("identitySource %q, cookies %q; want the Cookie header %q, split into the cookies", ev.IdentitySource, ev.Cookies, cookieHeader)
+	}
+	id, ok := session.CookieValue(events.APIGatewayV2HTTPRequest{Cookies: ev.Cookies, Headers: ev.Headers})
+	if !ok || !session.ValidToken(id) {
+		t.Fatalf("the event's cookies %q hold no well-formed __Host-session", ev.Cookies)
+	}
+
+	st := store.NewMemory()
+	h := routes.New(routes.Config{Session: session.Config{Store: st, Logger: session.NewLogger(io.Discard)}})
+	authorize := func() events.APIGatewayV2CustomAuthorizerSimpleResponse {
+		t.Helper()
+		out, err := lambda.NewHandler(h.Authorize).Invoke(t.Context(), data)
+		if err != nil {
+			t.Fatalf("Authorize(events/authorizer.json) error = %v", err)
+		}
+		var resp events.APIGatewayV2CustomAuthorizerSimpleResponse
+		if err := json.Unmarshal(out, &resp); err != nil {
+			t.Fatalf("Authorize answer %s: %v", out, err)
+		}
+		return resp
+	}
+	if resp := authorize(); resp.IsAuthorized || resp.Context != nil {
+		t.Errorf("Authorize(a cookie naming no session) = %+v; want refused", resp)
+	}
+
+	now := time.Now()
+	user := signin.User{Subject: "demo-user-0001", Email: "demo@example.com", Name: "Demo User"}
+	err := st.CreateSession(t.Context(),
+		store.Session{Key: store.Hash(id), User: user, Issuer: "https://auth.example.test", CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		store.Tokens{ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp := authorize()
+	want := map[string]any{"sub": user.Subject, "email": user.Email, "name": user.Name, "iss": "https://auth.example.test",
+		"session": store.Hash(id), "expires_at": float64(now.Add(time.Hour).Unix())}
+	if !resp.IsAuthorized || !reflect.DeepEqual(resp.Context, want) {
+		t.Errorf("Authorize(a live session's cookie) = %+v; want allowed with %v", resp, want)
+	}
+	route := events.APIGatewayV2HTTPRequest{RouteKey: ev.RouteKey, RequestContext: rc}
+	route.RequestContext.Authorizer = &events.APIGatewayV2HTTPRequestContextAuthorizerDescription{Lambda: resp.Context}
+	if sess, err := auth.FromAuthorizer(route); err != nil || sess.Key != store.Hash(id) || sess.User != user {
+		t.Errorf("auth.FromAuthorizer(the route's event) = %+v, %v; want the session", sess, err)
 	}
 }
 

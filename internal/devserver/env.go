@@ -8,30 +8,44 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/serverless-signin/signin/examples/profile/profile"
 	"github.com/serverless-signin/signin/internal/devprovider"
 	"github.com/serverless-signin/signin/internal/lambdaenv"
 	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/lambdaenv/secretenv"
 	"github.com/serverless-signin/signin/internal/routes"
+	"github.com/serverless-signin/signin/pkg/auth"
 	"github.com/serverless-signin/signin/pkg/store"
 )
 
-// newHandler builds the handlers for every route from getenv. With
+// handlers are what the functions run: the sign-in routes and the
+// authorizer (one routes.Handler), and the example behind the authorizer.
+type handlers struct {
+	routes  *routes.Handler
+	profile *profile.Handler
+	table   string // "" for the memory store
+}
+
+// newHandlers builds the handlers for every route from getenv. With
 // TABLE_NAME and AWS_ENDPOINT_URL_DYNAMODB it is exactly what the Lambda
-// functions build (secretenv.All over DynamoDB), after creating the table
-// when it is missing (the functions never do); otherwise the embedded
-// memory store backs the same handlers. It returns the table name, "" for
-// the memory store.
-func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Logger) (*routes.Handler, string, error) {
+// functions build (secretenv.All, and auth.SessionsFromEnvWith for the
+// example) over DynamoDB, after creating the table when it is missing (the
+// functions never do); otherwise the embedded memory store backs the same
+// handlers.
+func newHandlers(ctx context.Context, getenv func(string) string, logger *slog.Logger) (handlers, error) {
 	if table := getenv(lambdaenv.EnvTable); table != "" && getenv(lambdaenv.EnvDynamoDBEndpoint) != "" {
 		if err := ensureTable(ctx, getenv, table); err != nil {
-			return nil, "", fmt.Errorf("devserver: %w", err)
+			return handlers{}, fmt.Errorf("devserver: %w", err)
 		}
 		h, err := secretenv.All(ctx, getenv)
 		if err != nil {
-			return nil, "", fmt.Errorf("devserver: %w", err)
+			return handlers{}, fmt.Errorf("devserver: %w", err)
 		}
-		return h, table, nil
+		sessions, err := auth.SessionsFromEnvWith(ctx, getenv)
+		if err != nil {
+			return handlers{}, fmt.Errorf("devserver: %w", err)
+		}
+		return handlers{routes: h, profile: &profile.Handler{Sessions: sessions, Logger: logger}, table: table}, nil
 	}
 
 	// The same variables as the functions, read by the same code, so what
@@ -43,17 +57,18 @@ func newHandler(ctx context.Context, getenv func(string) string, logger *slog.Lo
 		e.Problem("OAUTH_CLIENT_SECRET missing: with the memory store the dev server reads the client secret from the environment only")
 	}
 	if err := e.Err("devserver"); err != nil {
-		return nil, "", err
+		return handlers{}, err
 	}
 	p, err := oidcenv.NewClient(oauthCfg)
 	if err != nil {
-		return nil, "", fmt.Errorf("devserver: %w", err)
+		return handlers{}, fmt.Errorf("devserver: %w", err)
 	}
 	cfg.Provider = p
 	cfg.Session.Store = store.NewMemory()
 	cfg.Session.Revoker, cfg.Session.Refresher = p, p
 	cfg.Session.Logger = logger
-	return routes.New(cfg), "", nil
+	sessions := &auth.Sessions{Store: cfg.Session.Store, OAuth: p, IdleTimeout: cfg.Session.IdleTimeout, Logger: logger}
+	return handlers{routes: routes.New(cfg), profile: &profile.Handler{Sessions: sessions, Logger: logger}}, nil
 }
 
 // ensureTable creates the DynamoDB table when it is missing.

@@ -30,6 +30,7 @@ var routeKeys = map[string]bool{
 	"GET /auth/callback": true,
 	"GET /auth/me":       true,
 	"POST /auth/logout":  true,
+	"GET /api/profile":   true, // the example, behind the SessionAuthorizer
 }
 
 // The gateway's own answers when the function fails; they are not the

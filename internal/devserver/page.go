@@ -22,6 +22,10 @@ h1{font-size:1.25rem;margin:0 0 1rem}
 .button{display:inline-block;padding:.6rem 1.2rem;font-size:1rem;border:1px solid #333;border-radius:4px;background:#fff;color:#111;text-decoration:none;cursor:pointer}
 form{margin:0}
 .hint{color:#555;font-size:.85rem;margin-top:1.5rem}
+#api{margin-top:1.5rem;border-top:1px solid #ddd;padding-top:1rem}
+#api-status{margin:.75rem 0 .25rem;font-weight:600}
+#api-result:empty{display:none}
+#api-result{margin:0;max-height:16rem;overflow:auto;background:#f4f4f5;padding:.5rem;font-size:.8rem;white-space:pre-wrap;overflow-wrap:anywhere}
 [hidden]{display:none!important}
 `
 
@@ -61,6 +65,33 @@ const pageScript = `
       signOut.hidden = false;
     })
     .catch(() => signedOut("Could not reach /auth/me"));
+
+  // The protected route: the gateway (here, the dev server) asks the
+  // session authorizer first; 401 without any cookie, 403 on a refusal.
+  const apiStatus = document.getElementById("api-status");
+  const apiResult = document.getElementById("api-result");
+  document.getElementById("call-api").addEventListener("click", () => {
+    apiStatus.textContent = "Calling GET /api/profile…";
+    apiStatus.dataset.status = "";
+    apiResult.textContent = "";
+    fetch("/api/profile", {credentials: "same-origin", cache: "no-store", headers: {"Accept": "application/json"}})
+      .then(async (r) => {
+        const text = await r.text();
+        let shown = text;
+        try {
+          shown = JSON.stringify(JSON.parse(text), null, 2);
+        } catch (e) {
+          // not JSON: show it as it came
+        }
+        apiStatus.textContent = "GET /api/profile: HTTP " + r.status;
+        apiStatus.dataset.status = String(r.status);
+        apiResult.textContent = shown;
+      })
+      .catch(() => {
+        apiStatus.textContent = "Could not reach /api/profile";
+        apiStatus.dataset.status = "error";
+      });
+  });
 })();
 `
 
@@ -78,9 +109,14 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <p id="status" role="status">Checking…</p>
 <a id="sign-in" class="button" href="/auth/login?return_to=/" hidden>Sign in</a>
 <form id="sign-out-form" method="post" action="/auth/logout" hidden><button id="sign-out" class="button" type="submit">Sign out</button></form>
+<section id="api">
+<button id="call-api" class="button" type="button">Call a protected route</button>
+<p id="api-status" role="status"></p>
+<pre id="api-result"></pre>
+</section>
 <noscript><p>This page needs JavaScript to ask <a href="/auth/me">/auth/me</a> who is signed in.</p></noscript>
 {{with .Hint}}<p class="hint" id="hint">Built-in provider: sign in as <code>{{.Username}}</code> / <code>{{.Password}}</code>.</p>{{end}}
-<p class="hint">Routes: <a href="/auth/me">/auth/me</a> · provider <code>{{.Issuer}}</code></p>
+<p class="hint">Routes: <a href="/auth/me">/auth/me</a> · <a href="/api/profile">/api/profile</a> (behind the session authorizer) · provider <code>{{.Issuer}}</code></p>
 </main>
 <script>{{.Script}}</script>
 </body>

@@ -1,6 +1,8 @@
 // Package devserver runs the four sign-in handlers on a local net/http
 // server exactly as API Gateway (HTTP API, payload 2.0) and Lambda run them,
-// with an embedded store, a built-in OpenID provider and a tiny status page.
+// with the session authorizer in front of the example protected route
+// (/api/profile), an embedded store, a built-in OpenID provider and a tiny
+// status page.
 package devserver
 
 import (
@@ -57,6 +59,11 @@ type Server struct {
 	table    string
 	timeout  time.Duration
 	logger   *slog.Logger
+
+	// The HTTP API's SessionAuthorizer and the routes behind it, by route
+	// key (see serveProtected).
+	authorizer lambda.Handler
+	protected  map[string]lambda.Handler
 }
 
 // New builds the server: the store (memory, or DynamoDB when TABLE_NAME and
@@ -94,11 +101,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		formOrigins = append(formOrigins, origin(getenv("OAUTH_ISSUER")), origin(getenv("OAUTH_END_SESSION_URL")))
 	}
 
-	h, table, err := newHandler(ctx, getenv, logger)
+	hs, err := newHandlers(ctx, getenv, logger)
 	if err != nil {
 		return nil, err
 	}
-	s.fn, s.table = lambda.NewHandler(h.Route), table
+	s.fn, s.table = lambda.NewHandler(hs.routes.Route), hs.table
+	s.authorizer = lambda.NewHandler(hs.routes.Authorize)
+	s.protected = map[string]lambda.Handler{"GET /api/profile": lambda.NewHandler(hs.profile.Profile)}
 	s.issuer = strings.TrimSuffix(strings.TrimSpace(getenv("OAUTH_ISSUER")), "/")
 	if s.page, err = newPage(s.issuer, hint, formOrigins); err != nil {
 		return nil, fmt.Errorf("devserver: render page: %w", err)
@@ -116,13 +125,16 @@ func (s *Server) Provider() *devprovider.Provider { return s.provider }
 func (s *Server) Table() string { return s.table }
 
 // ServeHTTP serves the status page at /, the built-in provider under
-// ProviderPath and everything else through the handlers as Lambda would.
+// ProviderPath, the protected routes under ProtectedPrefix behind the
+// authorizer, and everything else through the handlers as Lambda would.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/":
 		s.page.ServeHTTP(w, r)
 	case s.mounted != nil && (r.URL.Path == ProviderPath || strings.HasPrefix(r.URL.Path, ProviderPath+"/")):
 		s.mounted.ServeHTTP(w, r)
+	case strings.HasPrefix(r.URL.Path, ProtectedPrefix):
+		s.serveProtected(w, r)
 	default:
 		s.serveFunction(w, r)
 	}

@@ -7,9 +7,9 @@ import (
 )
 
 // Each function binary links only what its route uses (go version -m lists
-// what a binary imports, so this is a rule on imports): me reads sessions
-// and carries no OpenID client, JWT library, secret store client nor the
-// app-facing facade; login reads no secret. go list reads the import graph
+// what a binary imports, so this is a rule on imports): me and the
+// authorizer read sessions and carry no OpenID client, JWT library, secret
+// store client nor the app-facing facade; login reads no secret. go list reads the import graph
 // without building anything.
 func TestFunctionDeps(t *testing.T) {
 	openID := []string{"github.com/coreos/go-oidc", "github.com/go-jose/go-jose", "golang.org/x/oauth2", "github.com/serverless-signin/signin/pkg/oauth"}
@@ -20,6 +20,7 @@ func TestFunctionDeps(t *testing.T) {
 		forbidden [][]string
 	}{
 		{"me", [][]string{openID, secrets, facade}},
+		{"authorizer", [][]string{openID, secrets, facade}},
 		{"login", [][]string{secrets, facade}},
 		{"callback", [][]string{facade}},
 		{"logout", [][]string{facade}},

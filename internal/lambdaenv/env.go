@@ -1,9 +1,9 @@
 // Package lambdaenv is the functions' wiring: it reads the environment at
 // cold start and builds exactly what a route needs, so the libraries read no
 // environment and a binary links only what its route uses. This package
-// builds the me handler (DynamoDB only); oidcenv adds the OpenID client
-// (login), secretenv the client secret and token key (callback, logout, the
-// dev server and the app-facing Sessions).
+// builds the me handler and the session authorizer (DynamoDB only); oidcenv
+// adds the OpenID client (login), secretenv the client secret and token key
+// (callback, logout, the dev server and the app-facing Sessions).
 package lambdaenv
 
 import (
@@ -107,13 +107,17 @@ func (e *Env) Routes() routes.Config {
 		}
 		cfg.PostLogoutRedirectURL = v
 	}
-	if v := strings.TrimSuffix(strings.TrimSpace(e.Getenv(EnvAppOrigin)), "/"); v != "" {
-		if !routes.ValidOrigin(v) {
-			e.Problem(EnvAppOrigin + " must be an origin: scheme://host[:port]")
-		}
-		cfg.AppOrigin = v
-	}
+	cfg.AppOrigin = e.AppOrigin()
 	return cfg
+}
+
+// AppOrigin reads APP_ORIGIN ("": the request's own origin).
+func (e *Env) AppOrigin() string {
+	v := strings.TrimSuffix(strings.TrimSpace(e.Getenv(EnvAppOrigin)), "/")
+	if v != "" && !routes.ValidOrigin(v) {
+		e.Problem(EnvAppOrigin + " must be an origin: scheme://host[:port]")
+	}
+	return v
 }
 
 // Duration reads a Go duration ("168h", "30m") or plain seconds ("3600");
@@ -209,4 +213,25 @@ func MeConfig(ctx context.Context, getenv func(string) string) (routes.Config, e
 	}
 	cfg.Session.Store = Store(awsCfg, getenv, table)
 	return cfg, nil
+}
+
+// Authorizer builds the HTTP API's session authorizer (Handler.Authorize)
+// from getenv: TABLE_NAME, SESSION_IDLE_TIMEOUT (lookups move the idle
+// expiry as /auth/me does) and APP_ORIGIN (the cross-site rule), nothing
+// else. No secret, no provider, no network I/O, no table check.
+func Authorizer(ctx context.Context, getenv func(string) string) (*routes.Handler, error) {
+	e := Env{Getenv: getenv}
+	var cfg routes.Config
+	cfg.Session.IdleTimeout = e.IdleTimeout()
+	cfg.AppOrigin = e.AppOrigin()
+	table := e.Table()
+	if err := e.Err("authorizer"); err != nil {
+		return nil, err
+	}
+	awsCfg, err := AWSConfig(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Session.Store = Store(awsCfg, getenv, table)
+	return routes.New(cfg), nil
 }

@@ -174,11 +174,14 @@ func SessionsFromEnv(ctx context.Context) (*Sessions, error) {
 // revoking authenticate as the client), the token encryption key the
 // handlers use (TOKEN_ENCRYPTION_KEY or TOKEN_ENCRYPTION_KEY_ARN, when they
 // use one) and SESSION_IDLE_TIMEOUT. One error names every missing or
-// invalid variable. The only network I/O is the secret reads.
+// invalid variable. The only network I/O is the secret reads. OAuth is set
+// to the OpenID client it builds, for calling the provider on the user's
+// behalf (OAuth.UserInfo with a token from AccessToken).
 func SessionsFromEnvWith(ctx context.Context, getenv func(string) string) (*Sessions, error) {
 	cfg, err := secretenv.Sessions(ctx, getenv)
 	if err != nil {
 		return nil, err
 	}
-	return &Sessions{Store: cfg.Store, IdleTimeout: cfg.IdleTimeout, core: session.New(cfg)}, nil
+	client, _ := cfg.Refresher.(*oauth.Client) // the client the core refreshes and revokes with
+	return &Sessions{Store: cfg.Store, OAuth: client, IdleTimeout: cfg.IdleTimeout, core: session.New(cfg)}, nil
 }

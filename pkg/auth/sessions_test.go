@@ -574,6 +574,9 @@ func TestSessionsFromEnv(t *testing.T) {
 	if s.IdleTimeout != 30*time.Minute {
 		t.Errorf("IdleTimeout = %v; want 30m", s.IdleTimeout)
 	}
+	if s.OAuth == nil || s.OAuth.Issuer() != p.srv.URL {
+		t.Errorf("OAuth = %v; want the client of OAUTH_ISSUER, for calls on the user's behalf", s.OAuth)
+	}
 	id := newSessionID()
 	now := time.Now()
 	rt := p.issue()
