@@ -122,7 +122,7 @@ func (d *advDeployment) signInChecks(t *testing.T) {
 		c.signedIn(t, resp, b, "/home", defaultLifetime)
 		if !https {
 			// The second sign-in of this container: discovery and JWKS are cached, so the
-			// provider sees exactly the token exchange and the userinfo request (SPEC §5).
+			// provider sees exactly the token exchange and the userinfo request (docs/contract.md §7).
 			for path, want := range map[string]int{"": 2, advDiscovery: 0, advJWKS: 0, advToken: 1, advUserinfo: 1} {
 				if n := adv.count(path) - calls[path]; n != want {
 					t.Errorf("second callback made %d requests to %q at the provider; want %d", n, path, want)
@@ -171,7 +171,7 @@ func (d *advDeployment) loginWithDiscovery(t *testing.T) {
 	}
 }
 
-// failedSignIn checks a callback that must fail as SPEC §2 says: the exact 500, no session
+// failedSignIn checks a callback that must fail as docs/contract.md §1 says: the exact 500, no session
 // cookie, no record.
 func (d *advDeployment) failedSignIn(t *testing.T, what string, resp events.APIGatewayV2HTTPResponse, b *agent, before []string) {
 	t.Helper()
@@ -181,7 +181,7 @@ func (d *advDeployment) failedSignIn(t *testing.T, what string, resp events.APIG
 }
 
 // misbehaviour signs in while the provider deviates in one way each: every deviation must end in
-// the 500 of SPEC §2 with nothing stored; the controls sign in.
+// the 500 of docs/contract.md §1 with nothing stored; the controls sign in.
 func (d *advDeployment) misbehaviour(t *testing.T) {
 	adv := d.adv
 	for _, tc := range []struct {
@@ -437,8 +437,8 @@ func (d *advDeployment) providerError(t *testing.T) {
 	c.signedIn(t, d.callback.invoke(t, b.request(c.callbackEv, back.Encode())), b, "/", defaultLifetime)
 }
 
-// expiredState: a state record past its expiry is absent (SPEC §4: TTL deletion lags, so every
-// read checks), even though DynamoDB still holds it. The record also has the 10 minutes of SPEC §2
+// expiredState: a state record past its expiry is absent (docs/contract.md §5: TTL deletion lags, so every
+// read checks), even though DynamoDB still holds it. The record also has the 10 minutes of docs/contract.md §1
 // and is keyed by a hash, never the raw state.
 func (d *advDeployment) expiredState(t *testing.T) {
 	c := d.c
@@ -515,7 +515,7 @@ func (d *advDeployment) unusualClaims(t *testing.T) {
 	}
 }
 
-// precedence: explicit endpoint variables beat discovery (SPEC §3); without a discovery document
+// precedence: explicit endpoint variables beat discovery (docs/contract.md §4); without a discovery document
 // the issuer-derived endpoints apply, without a double slash when the issuer ends in "/".
 func (d *advDeployment) precedence(t *testing.T) {
 	c, adv := d.c, d.adv
@@ -561,8 +561,8 @@ func (d *advDeployment) deadline(t *testing.T) {
 	}
 }
 
-// secretStores: in AWS the client secret comes from Secrets Manager or an SSM SecureString (SPEC
-// §3), read once per container by the functions that need it, and never by login.
+// secretStores: in AWS the client secret comes from Secrets Manager or an SSM SecureString (docs/contract.md
+// §4), read once per container by the functions that need it, and never by login.
 func (d *advDeployment) secretStores(t *testing.T) {
 	c, adv := d.c, d.adv
 	const (

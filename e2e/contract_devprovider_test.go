@@ -124,7 +124,7 @@ func (d *devDeployment) signInOut(t *testing.T, b *agent) {
 	c.checkMe(t, "me after logout", b, bodyUnauthenticated)
 }
 
-// callbackRefusals sends every malformed or misdirected callback SPEC §2 names; none may spend
+// callbackRefusals sends every malformed or misdirected callback docs/contract.md §1 names; none may spend
 // the state, so the genuine callback succeeds afterwards, and exactly once.
 func (d *devDeployment) callbackRefusals(t *testing.T) {
 	c := d.c
@@ -193,7 +193,7 @@ func (d *devDeployment) callbackRefusals(t *testing.T) {
 }
 
 // concurrentCallbacks sends one callback to four callback processes at once: the state is usable
-// exactly once (SPEC §2), so exactly one answer is a 302.
+// exactly once (docs/contract.md §1), so exactly one answer is a 302.
 func (d *devDeployment) concurrentCallbacks(t *testing.T) {
 	c := d.c
 	// Warm each process so the race is between requests, not cold starts.
@@ -284,7 +284,7 @@ func (d *devDeployment) openRedirects(t *testing.T) {
 			}
 		})
 	}
-	// An undecodable return_to may fall back to "/" or be refused with a 400 (SPEC §2).
+	// An undecodable return_to may fall back to "/" or be refused with a 400 (docs/contract.md §1).
 	b := newAgent(true)
 	resp := d.login.invoke(t, b.request(d.c.loginEv, "return_to=%zz"))
 	switch resp.StatusCode {
@@ -404,7 +404,7 @@ func (d *devDeployment) checkEnded(t *testing.T, what string, b *agent, id strin
 }
 
 // reSignIn: signing in again in a browser that holds a session cookie ends the older session
-// (its records deleted, its refresh token revoked); the new cookie replaces it (SPEC §2).
+// (its records deleted, its refresh token revoked); the new cookie replaces it (docs/contract.md §1).
 func (d *devDeployment) reSignIn(t *testing.T) {
 	c := d.c
 	b := newAgent(true)
@@ -431,7 +431,7 @@ func (d *devDeployment) reSignIn(t *testing.T) {
 }
 
 // twoTabs: two sign-ins pending in one browser both complete, in either order of return; the
-// browser ends with the newest session and the other one is ended (SPEC §2).
+// browser ends with the newest session and the other one is ended (docs/contract.md §1).
 func (d *devDeployment) twoTabs(t *testing.T) {
 	c := d.c
 	b := newAgent(true)
@@ -458,7 +458,7 @@ func (d *devDeployment) twoTabs(t *testing.T) {
 
 // signOutEverywhere: POST /auth/logout?everywhere=1 from a browser whose session has idled out
 // still ends every session of the user (the phone's), because the expired record names the user;
-// without any record it is a 401 with the cookie cleared, never the success redirect (SPEC §2).
+// without any record it is a 401 with the cookie cleared, never the success redirect (docs/contract.md §1).
 func (d *devDeployment) signOutEverywhere(t *testing.T) {
 	c := d.c
 	everywhere := func(b *agent) events.APIGatewayV2HTTPResponse {

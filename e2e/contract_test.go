@@ -38,7 +38,7 @@ const (
 	defaultLifetime  = 7 * 24 * 60 * 60                                 // SESSION_LIFETIME=168h, in seconds
 )
 
-// TestContract is the black-box check of SPEC.md §2 (and the parts of §4 and §5 a client can
+// TestContract is the black-box check of docs/contract.md §1 (and the parts of §5, §6 and §7 a client can
 // observe) through the built bootstrap binaries under the Lambda runtime emulator, driven with
 // payload-2.0 events as API Gateway would send them. DevProvider signs in through the real
 // in-process OpenID provider and attacks the routes as a hostile browser would; Adversary runs an
@@ -96,8 +96,8 @@ func newContract(t *testing.T) *contract {
 	return c
 }
 
-// checkTable dumps the table: no raw session id, binding cookie value or state may be in it (SPEC
-// §4: a table dump yields no usable cookie).
+// checkTable dumps the table: no raw session id, binding cookie value or state may be in it (docs/contract.md
+// §5: a table dump yields no usable cookie).
 func (c *contract) checkTable(t *testing.T) {
 	t.Helper()
 	c.mu.Lock()
@@ -182,7 +182,7 @@ func (f *function) warm(t *testing.T) {
 	f.e.invoke(t, f.c.requestID(), ev)
 }
 
-// invoke runs one event and checks what SPEC §2 asks of every answer.
+// invoke runs one event and checks what docs/contract.md §1 asks of every answer.
 func (f *function) invoke(t *testing.T, ev events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
 	t.Helper()
 	resp, _ := f.e.invoke(t, f.c.requestID(), ev)
@@ -370,7 +370,7 @@ func (b *agent) apply(t *testing.T, resp events.APIGatewayV2HTTPResponse) {
 	}
 }
 
-// checkSetCookie finds the one Set-Cookie named name and checks it against SPEC §2: HttpOnly,
+// checkSetCookie finds the one Set-Cookie named name and checks it against docs/contract.md §1: HttpOnly,
 // SameSite=Lax, Path=/, no Domain, Secure exactly on https, and Max-Age maxAge; maxAge 0 means a
 // clearing cookie, Max-Age=0 with an empty value.
 func checkSetCookie(t *testing.T, what string, resp events.APIGatewayV2HTTPResponse, name string, https bool, maxAge int) *http.Cookie {
@@ -431,7 +431,7 @@ type authorizeRequest struct {
 	query url.Values
 }
 
-// login runs GET /auth/login for b and checks the answer: 302, a binding cookie per SPEC §2 (kept
+// login runs GET /auth/login for b and checks the answer: 302, a binding cookie per docs/contract.md §1 (kept
 // in b's jar), and an authorize URL with every required parameter once. rawQuery is the login's
 // query (return_to).
 func (c *contract) login(t *testing.T, fn *function, b *agent, rawQuery string) authorizeRequest {
@@ -474,7 +474,7 @@ func (c *contract) login(t *testing.T, fn *function, b *agent, rawQuery string) 
 	return authorizeRequest{url: u, query: q}
 }
 
-// signedIn checks a successful callback: 302 to want, the session cookie per SPEC §2 with
+// signedIn checks a successful callback: 302 to want, the session cookie per docs/contract.md §1 with
 // Max-Age lifetime, the binding cookie left alone (another tab's sign-in may still need it), and
 // the session and token records in the table. It returns the session id (kept in b's jar).
 func (c *contract) signedIn(t *testing.T, resp events.APIGatewayV2HTTPResponse, b *agent, want string, lifetime int) string {
@@ -531,7 +531,7 @@ func (c *contract) checkMe(t *testing.T, what string, b *agent, want string) {
 }
 
 // storageOutage: DynamoDB accepts connections and never answers. Every route must still answer
-// its 500 within the function's timeout (4 s here), never hang or be killed (SPEC §5); me must
+// its 500 within the function's timeout (4 s here), never hang or be killed (docs/contract.md §6); me must
 // not sign anybody out for it, logout must clear the cookie anyway.
 func (c *contract) storageOutage(t *testing.T) {
 	hole := blackHole(t)
@@ -629,7 +629,7 @@ func blackHole(t *testing.T) string {
 }
 
 // config: missing or invalid configuration fails the cold start with a message naming the
-// variable (SPEC §3), and never echoes a value (a secret pasted into the wrong variable).
+// variable (docs/contract.md §4), and never echoes a value (a secret pasted into the wrong variable).
 func (c *contract) config(t *testing.T) {
 	const pasted = "pasted-secret-5b7c9d1e3f"
 	for _, tc := range []struct {

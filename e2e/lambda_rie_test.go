@@ -358,7 +358,7 @@ func lambdaEnv(fn samFunction, table, issuer, clientID, clientSecret string, ext
 	switch fn.logicalID {
 	case "LoginFunction":
 		maps.Copy(env, oauthEnv)
-		// Configured, so the login binary never needs the discovery document (SPEC §5).
+		// Configured, so the login binary never needs the discovery document (docs/contract.md §7).
 		env["OAUTH_AUTHORIZE_URL"] = strings.TrimSuffix(issuer, "/") + "/authorize"
 	case "CallbackFunction":
 		maps.Copy(env, oauthEnv)

@@ -127,7 +127,7 @@ func setCookies(t *testing.T, resp events.APIGatewayV2HTTPResponse) map[string]*
 	return out
 }
 
-// checkCookie checks the attributes SPEC §2 gives every cookie on https, and the Max-Age.
+// checkCookie checks the attributes docs/contract.md §1 gives every cookie on https, and the Max-Age.
 func checkCookie(t *testing.T, c *http.Cookie, name string, maxAge int) {
 	t.Helper()
 	if c == nil {
