@@ -35,7 +35,7 @@ func TestFunctionDeps(t *testing.T) {
 				for _, prefix := range group {
 					for _, d := range deps {
 						// Third-party modules by prefix, the module's own packages
-						// exactly (pkg/oauth/store is not pkg/oauth).
+						// exactly (a subpackage of pkg/oauth would be its own entry).
 						own := strings.HasPrefix(prefix, "github.com/serverless-signin/")
 						if d == prefix || (!own && strings.HasPrefix(d, prefix+"/")) {
 							t.Errorf("functions/%s imports %s", tt.function, d)
