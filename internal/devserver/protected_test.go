@@ -94,8 +94,12 @@ func TestProtectedRoute(t *testing.T) {
 			}
 
 			signOut(t, hc, ts)
-			check("signed out, theme cookie left", 403, `{"message":"Forbidden"}`)
-			hc.Jar.SetCookies(u.URL, []*http.Cookie{{Name: "theme", Value: "", MaxAge: -1, Path: "/"}})
+			check("signed out, theme and sign-in binding cookies left", 403, `{"message":"Forbidden"}`)
+			// The gateway's 401 needs a request without any Cookie header.
+			hc.Jar.SetCookies(u.URL, []*http.Cookie{
+				{Name: "theme", Value: "", MaxAge: -1, Path: "/"},
+				{Name: "signin_binding", Value: "", MaxAge: -1, Path: "/"},
+			})
 			check("signed out, no cookie left", 401, `{"message":"Unauthorized"}`)
 		})
 	}
