@@ -41,24 +41,48 @@ const (
 // version pinned in go.mod. It returns the emulator's path and the bootstraps by logical id.
 func buildLambdas(tb testing.TB) (rie string, bootstraps map[string]string) {
 	tb.Helper()
-	root, dir := repoRoot(tb), tb.TempDir()
-	run := func(name string, args ...string) {
-		tb.Helper()
-		cmd := exec.CommandContext(tb.Context(), name, args...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-	}
+	dir := tb.TempDir()
 	bootstraps = map[string]string{}
 	for _, fn := range samFunctions {
-		artifacts := filepath.Join(dir, fn.logicalID)
-		run("make", "-s", "-C", root, "build-"+fn.logicalID, "ARTIFACTS_DIR="+artifacts, "GOARCH="+runtime.GOARCH)
-		bootstraps[fn.logicalID] = filepath.Join(artifacts, "bootstrap")
+		bootstraps[fn.logicalID] = buildBootstrap(tb, dir, fn.logicalID)
 	}
-	rie = filepath.Join(dir, "aws-lambda-rie")
-	run("go", "build", "-o", rie, rieModule)
-	return rie, bootstraps
+	return buildRIE(tb, dir), bootstraps
+}
+
+// buildBootstrap runs `make build-<logicalID>` for the host's architecture into
+// dir/<logicalID>/bootstrap and returns that path. makefiles, when given, are read after the
+// repository's Makefile (e.g. one that declares another target with its lambda_target recipe).
+func buildBootstrap(tb testing.TB, dir, logicalID string, makefiles ...string) string {
+	tb.Helper()
+	root := repoRoot(tb)
+	artifacts := filepath.Join(dir, logicalID)
+	args := []string{"-s", "-C", root}
+	if len(makefiles) > 0 {
+		args = append(args, "-f", filepath.Join(root, "Makefile"))
+		for _, m := range makefiles {
+			args = append(args, "-f", m)
+		}
+	}
+	runCommand(tb, root, "make", append(args, "build-"+logicalID, "ARTIFACTS_DIR="+artifacts, "GOARCH="+runtime.GOARCH)...)
+	return filepath.Join(artifacts, "bootstrap")
+}
+
+// buildRIE builds the emulator at the version pinned in go.mod into dir.
+func buildRIE(tb testing.TB, dir string) string {
+	tb.Helper()
+	rie := filepath.Join(dir, "aws-lambda-rie")
+	runCommand(tb, repoRoot(tb), "go", "build", "-o", rie, rieModule)
+	return rie
+}
+
+// runCommand runs a command in dir and fails the test with its output if it fails.
+func runCommand(tb testing.TB, dir, name string, args ...string) {
+	tb.Helper()
+	cmd := exec.CommandContext(tb.Context(), name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
 }
 
 // loadEvent reads a sample event from events/.
@@ -237,43 +261,54 @@ func (e *emulator) invoke(tb testing.TB, requestID string, ev events.APIGatewayV
 // tryInvoke is invoke for callers that may not stop the test, such as goroutines.
 func (e *emulator) tryInvoke(ctx context.Context, requestID string, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, time.Duration, error) {
 	var out events.APIGatewayV2HTTPResponse
+	answer, took, err := e.invokeRaw(ctx, requestID, ev)
+	if err != nil {
+		return out, took, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(answer))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		return out, took, fmt.Errorf("invoke %s: answer is not a payload-2.0 response: %v", e.name, err)
+	}
+	return out, took, nil
+}
+
+// invokeRaw sends ev (any event, such as an authorizer's) as the function's event, with requestID
+// as the invocation id, and returns the function's answer as it came and the time to it. A
+// function error (the emulator answers 200 with an errorType body) is an error.
+func (e *emulator) invokeRaw(ctx context.Context, requestID string, ev any) ([]byte, time.Duration, error) {
 	body, err := json.Marshal(ev)
 	if err != nil {
-		return out, 0, err
+		return nil, 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+e.addr+invokePath, bytes.NewReader(body))
 	if err != nil {
-		return out, 0, err
+		return nil, 0, err
 	}
 	req.Header.Set("X-Amzn-RequestId", requestID)
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return out, 0, fmt.Errorf("invoke %s: %v; output:\n%s", e.name, err, e.out)
+		return nil, 0, fmt.Errorf("invoke %s: %v; output:\n%s", e.name, err, e.out)
 	}
 	var buf bytes.Buffer
 	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
 	if err != nil {
-		return out, took, fmt.Errorf("invoke %s: read answer: %v", e.name, err)
+		return nil, took, fmt.Errorf("invoke %s: read answer: %v", e.name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return out, took, fmt.Errorf("invoke %s: emulator answered HTTP %d %s; output:\n%s", e.name, resp.StatusCode, buf.Bytes(), e.out)
+		return nil, took, fmt.Errorf("invoke %s: emulator answered HTTP %d %s; output:\n%s", e.name, resp.StatusCode, buf.Bytes(), e.out)
 	}
 	var probe struct {
 		ErrorType    *string `json:"errorType"`
 		ErrorMessage string  `json:"errorMessage"`
 	}
 	if json.Unmarshal(buf.Bytes(), &probe) == nil && probe.ErrorType != nil {
-		return out, took, fmt.Errorf("invoke %s: function error %s: %s; output:\n%s", e.name, *probe.ErrorType, probe.ErrorMessage, e.out)
+		return nil, took, fmt.Errorf("invoke %s: function error %s: %s; output:\n%s", e.name, *probe.ErrorType, probe.ErrorMessage, e.out)
 	}
-	dec := json.NewDecoder(&buf)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
-		return out, took, fmt.Errorf("invoke %s: answer is not a payload-2.0 response: %v", e.name, err)
-	}
-	return out, took, nil
+	return buf.Bytes(), took, nil
 }
 
 // initReportRE matches the emulator's INIT REPORT line: from exec'ing the bootstrap to the
