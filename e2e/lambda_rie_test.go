@@ -224,6 +224,15 @@ func tryStartEmulator(tb testing.TB, name, rie, bootstrap string, env map[string
 		}
 		if c, err := net.DialTimeout("tcp", invokeAddr, 100*time.Millisecond); err == nil {
 			c.Close()
+			// Both ports are bound at start; if another process took the runtime API's port
+			// since freeAddr probed it, the emulator serves on without it and the bootstrap
+			// fails its first request for an event: start again on other ports.
+			r, err := net.DialTimeout("tcp", runtimeAPI, 100*time.Millisecond)
+			if err != nil {
+				e.stop()
+				return nil, fmt.Errorf("runtime API %s not listening: %v", runtimeAPI, err)
+			}
+			r.Close()
 			return e, nil
 		}
 		if time.Now().After(deadline) {
