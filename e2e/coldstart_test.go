@@ -142,7 +142,8 @@ func warmUp(tb testing.TB, name, rie, bootstrap string, env map[string]string, e
 	for range warmUpStarts {
 		e := startEmulator(tb, name, rie, bootstrap, env)
 		for i := range warmUpInvokes {
-			if _, _, err := e.invokeRaw(tb.Context(), fmt.Sprintf("warm-up-%d", i), ev); err != nil {
+			var answer json.RawMessage
+			if _, err := e.invokeJSON(tb.Context(), fmt.Sprintf("warm-up-%d", i), ev, &answer); err != nil {
 				tb.Fatal(err)
 			}
 		}
@@ -209,14 +210,19 @@ func startCold(tb testing.TB, name, rie, bootstrap string, env map[string]string
 	tb.Helper()
 	e := startEmulator(tb, name, rie, bootstrap, env)
 	defer e.stop()
-	var s coldStart
-	var err error
-	if s.answer, s.first, err = e.invokeRaw(tb.Context(), fmt.Sprintf("cold-%d", i), ev); err != nil {
+	var (
+		s          coldStart
+		answer     json.RawMessage
+		warmAnswer json.RawMessage
+		err        error
+	)
+	if s.first, err = e.invokeJSON(tb.Context(), fmt.Sprintf("cold-%d", i), ev, &answer); err != nil {
 		tb.Fatal(err)
 	}
-	if _, s.warm, err = e.invokeRaw(tb.Context(), fmt.Sprintf("warm-%d", i), ev); err != nil {
+	if s.warm, err = e.invokeJSON(tb.Context(), fmt.Sprintf("warm-%d", i), ev, &warmAnswer); err != nil {
 		tb.Fatal(err)
 	}
+	s.answer = answer
 	var ok bool
 	if s.init, ok = e.initDuration(); !ok {
 		tb.Fatalf("%s: no INIT REPORT line; output:\n%s", name, e.out)

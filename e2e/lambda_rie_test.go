@@ -270,54 +270,67 @@ func (e *emulator) invoke(tb testing.TB, requestID string, ev events.APIGatewayV
 // tryInvoke is invoke for callers that may not stop the test, such as goroutines.
 func (e *emulator) tryInvoke(ctx context.Context, requestID string, ev events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, time.Duration, error) {
 	var out events.APIGatewayV2HTTPResponse
-	answer, took, err := e.invokeRaw(ctx, requestID, ev)
+	took, err := e.invokeJSON(ctx, requestID, ev, &out)
 	if err != nil {
-		return out, took, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(answer))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&out); err != nil {
-		return out, took, fmt.Errorf("invoke %s: answer is not a payload-2.0 response: %v", e.name, err)
+		return out, took, fmt.Errorf("%w (want a payload-2.0 response)", err)
 	}
 	return out, took, nil
 }
 
-// invokeRaw sends ev (any event, such as an authorizer's) as the function's event, with requestID
-// as the invocation id, and returns the function's answer as it came and the time to it. A
-// function error (the emulator answers 200 with an errorType body) is an error.
-func (e *emulator) invokeRaw(ctx context.Context, requestID string, ev any) ([]byte, time.Duration, error) {
-	body, err := json.Marshal(ev)
+// invokeAuthorizer sends an authorizer event (the SessionAuthorizer's) and decodes its simple
+// response. A function error (what the gateway answers with a 5xx) fails the test.
+func (e *emulator) invokeAuthorizer(tb testing.TB, requestID string, ev events.APIGatewayV2CustomAuthorizerV2Request) events.APIGatewayV2CustomAuthorizerSimpleResponse {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), time.Minute)
+	defer cancel()
+	var out events.APIGatewayV2CustomAuthorizerSimpleResponse
+	if _, err := e.invokeJSON(ctx, requestID, ev, &out); err != nil {
+		tb.Fatalf("%v (want an authorizer's simple response)", err)
+	}
+	return out
+}
+
+// invokeJSON sends event to the function with requestID as the invocation id and decodes its
+// answer into out, refusing unknown fields. A function error (the emulator answers 200 with an
+// errorType body) is an error.
+func (e *emulator) invokeJSON(ctx context.Context, requestID string, event, out any) (time.Duration, error) {
+	body, err := json.Marshal(event)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+e.addr+invokePath, bytes.NewReader(body))
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	req.Header.Set("X-Amzn-RequestId", requestID)
 	start := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("invoke %s: %v; output:\n%s", e.name, err, e.out)
+		return 0, fmt.Errorf("invoke %s: %v; output:\n%s", e.name, err, e.out)
 	}
 	var buf bytes.Buffer
 	_, err = buf.ReadFrom(resp.Body)
 	resp.Body.Close()
 	took := time.Since(start)
 	if err != nil {
-		return nil, took, fmt.Errorf("invoke %s: read answer: %v", e.name, err)
+		return took, fmt.Errorf("invoke %s: read answer: %v", e.name, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, took, fmt.Errorf("invoke %s: emulator answered HTTP %d %s; output:\n%s", e.name, resp.StatusCode, buf.Bytes(), e.out)
+		return took, fmt.Errorf("invoke %s: emulator answered HTTP %d %s; output:\n%s", e.name, resp.StatusCode, buf.Bytes(), e.out)
 	}
 	var probe struct {
 		ErrorType    *string `json:"errorType"`
 		ErrorMessage string  `json:"errorMessage"`
 	}
 	if json.Unmarshal(buf.Bytes(), &probe) == nil && probe.ErrorType != nil {
-		return nil, took, fmt.Errorf("invoke %s: function error %s: %s; output:\n%s", e.name, *probe.ErrorType, probe.ErrorMessage, e.out)
+		return took, fmt.Errorf("invoke %s: function error %s: %s; output:\n%s", e.name, *probe.ErrorType, probe.ErrorMessage, e.out)
 	}
-	return buf.Bytes(), took, nil
+	dec := json.NewDecoder(&buf)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		return took, fmt.Errorf("invoke %s: unexpected answer: %v", e.name, err)
+	}
+	return took, nil
 }
 
 // initReportRE matches the emulator's INIT REPORT line: from exec'ing the bootstrap to the
