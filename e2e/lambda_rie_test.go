@@ -41,24 +41,48 @@ const (
 // version pinned in go.mod. It returns the emulator's path and the bootstraps by logical id.
 func buildLambdas(tb testing.TB) (rie string, bootstraps map[string]string) {
 	tb.Helper()
-	root, dir := repoRoot(tb), tb.TempDir()
-	run := func(name string, args ...string) {
-		tb.Helper()
-		cmd := exec.CommandContext(tb.Context(), name, args...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
-	}
+	dir := tb.TempDir()
 	bootstraps = map[string]string{}
 	for _, fn := range emulatedFunctions {
-		artifacts := filepath.Join(dir, fn.logicalID)
-		run("make", "-s", "-C", root, "build-"+fn.logicalID, "ARTIFACTS_DIR="+artifacts, "GOARCH="+runtime.GOARCH)
-		bootstraps[fn.logicalID] = filepath.Join(artifacts, "bootstrap")
+		bootstraps[fn.logicalID] = buildBootstrap(tb, dir, fn.logicalID)
 	}
-	rie = filepath.Join(dir, "aws-lambda-rie")
-	run("go", "build", "-o", rie, rieModule)
-	return rie, bootstraps
+	return buildRIE(tb, dir), bootstraps
+}
+
+// buildBootstrap runs `make build-<logicalID>` for the host's architecture into
+// dir/<logicalID>/bootstrap and returns that path. makefiles, when given, are read after the
+// repository's Makefile (e.g. one that declares another target with its lambda_target recipe).
+func buildBootstrap(tb testing.TB, dir, logicalID string, makefiles ...string) string {
+	tb.Helper()
+	root := repoRoot(tb)
+	artifacts := filepath.Join(dir, logicalID)
+	args := []string{"-s", "-C", root}
+	if len(makefiles) > 0 {
+		args = append(args, "-f", filepath.Join(root, "Makefile"))
+		for _, m := range makefiles {
+			args = append(args, "-f", m)
+		}
+	}
+	runCommand(tb, root, "make", append(args, "build-"+logicalID, "ARTIFACTS_DIR="+artifacts, "GOARCH="+runtime.GOARCH)...)
+	return filepath.Join(artifacts, "bootstrap")
+}
+
+// buildRIE builds the emulator at the version pinned in go.mod into dir.
+func buildRIE(tb testing.TB, dir string) string {
+	tb.Helper()
+	rie := filepath.Join(dir, "aws-lambda-rie")
+	runCommand(tb, repoRoot(tb), "go", "build", "-o", rie, rieModule)
+	return rie
+}
+
+// runCommand runs a command in dir and fails the test with its output if it fails.
+func runCommand(tb testing.TB, dir, name string, args ...string) {
+	tb.Helper()
+	cmd := exec.CommandContext(tb.Context(), name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
 }
 
 // loadEvent reads a sample event from events/.
@@ -200,6 +224,15 @@ func tryStartEmulator(tb testing.TB, name, rie, bootstrap string, env map[string
 		}
 		if c, err := net.DialTimeout("tcp", invokeAddr, 100*time.Millisecond); err == nil {
 			c.Close()
+			// Both ports are bound at start; if another process took the runtime API's port
+			// since freeAddr probed it, the emulator serves on without it and the bootstrap
+			// fails its first request for an event: start again on other ports.
+			r, err := net.DialTimeout("tcp", runtimeAPI, 100*time.Millisecond)
+			if err != nil {
+				e.stop()
+				return nil, fmt.Errorf("runtime API %s not listening: %v", runtimeAPI, err)
+			}
+			r.Close()
 			return e, nil
 		}
 		if time.Now().After(deadline) {

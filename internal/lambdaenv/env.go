@@ -7,18 +7,20 @@
 package lambdaenv
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/serverless-signin/signin/internal/routes"
@@ -146,25 +148,37 @@ func absoluteHTTPURL(v string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Fragment == ""
 }
 
-// AWSConfig is the SDK's default chain with tight timeouts and few retries:
-// a slow dependency must become the route's 500 answer well within the
-// function timeout. It makes no network call.
-func AWSConfig(ctx context.Context, getenv func(string) string) (aws.Config, error) {
+// AWSConfig is the AWS configuration of Lambda's environment, with tight
+// timeouts and few retries: a slow dependency must become the route's 500
+// answer well within the function timeout. It makes no network call.
+//
+// It is built directly rather than by config.LoadDefaultConfig: the region
+// from AWS_REGION (through getenv, else the process environment, else
+// AWS_DEFAULT_REGION) and the execution role's credentials that Lambda puts
+// in the process environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_SESSION_TOKEN), which is where the SDK's default chain finds them in
+// Lambda too. Linking the default chain (shared config files, SSO, STS,
+// IMDS and their service clients) cost every function about a millisecond
+// of package initialisation and 2 MB of binary; BENCHMARKS.md has the
+// cold-start figures. Outside Lambda (the dev server over DynamoDB, an app
+// using pkg/auth elsewhere) profiles are therefore not read: export the
+// credentials, e.g. `eval "$(aws configure export-credentials --format env)"`.
+// Missing credentials fail the first AWS call, as with the SDK's chain.
+func AWSConfig(_ context.Context, getenv func(string) string) (aws.Config, error) {
 	hc := awshttp.NewBuildableClient().
 		WithTimeout(awsCallTimeout).
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = time.Second })
-	loadOpts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(hc),
-		config.WithRetryMaxAttempts(awsMaxAttempts),
-	}
-	if r := getenv(EnvRegion); r != "" {
-		loadOpts = append(loadOpts, config.WithRegion(r))
-	}
-	cfg, err := config.LoadDefaultConfig(ctx, loadOpts...)
-	if err != nil {
-		return aws.Config{}, fmt.Errorf("aws config: %w", err)
-	}
-	return cfg, nil
+	region := cmp.Or(getenv(EnvRegion), os.Getenv(EnvRegion), os.Getenv("AWS_DEFAULT_REGION"))
+	creds := credentials.NewStaticCredentialsProvider(
+		cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_ACCESS_KEY")),
+		cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY")),
+		os.Getenv("AWS_SESSION_TOKEN"))
+	return aws.Config{
+		Region:           region,
+		Credentials:      creds,
+		HTTPClient:       hc,
+		RetryMaxAttempts: awsMaxAttempts,
+	}, nil
 }
 
 // Store is the DynamoDB store over table. It neither creates nor checks the
