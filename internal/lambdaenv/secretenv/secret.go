@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 )
 
 // The client secret's sources, in order (README.md documents each).
@@ -26,7 +24,8 @@ const (
 const secretTimeout = 5 * time.Second
 
 // clientSecret resolves the OAuth client secret: plain variable (local use),
-// else Secrets Manager, else SSM Parameter Store.
+// else Secrets Manager, else SSM Parameter Store (a SecureString, read with
+// decryption). The reads are single AWS JSON calls (awsjson.go).
 func clientSecret(ctx context.Context, awsCfg aws.Config, getenv func(string) string) (string, error) {
 	if v := getenv(EnvClientSecret); v != "" {
 		return v, nil
@@ -45,34 +44,31 @@ func clientSecret(ctx context.Context, awsCfg aws.Config, getenv func(string) st
 		return secret, nil
 	}
 	name := getenv(EnvClientSecretParameter)
-	client := ssm.NewFromConfig(awsCfg, func(o *ssm.Options) {
-		if ep := getenv(envSSMEndpoint); ep != "" {
-			o.BaseEndpoint = aws.String(ep)
-		}
-	})
-	out, err := client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(name), WithDecryption: aws.Bool(true)})
-	if err != nil {
+	var out struct {
+		Parameter *struct{ Value string }
+	}
+	in := struct {
+		Name           string
+		WithDecryption bool
+	}{name, true}
+	if err := callAWSJSON(ctx, awsCfg, getenv, ssmService, "GetParameter", in, &out); err != nil {
 		return "", fmt.Errorf("read client secret %s from SSM: %w", EnvClientSecretParameter, err)
 	}
-	if out.Parameter == nil || strings.TrimSpace(aws.ToString(out.Parameter.Value)) == "" {
+	if out.Parameter == nil || strings.TrimSpace(out.Parameter.Value) == "" {
 		return "", fmt.Errorf("client secret %s: empty parameter", EnvClientSecretParameter)
 	}
-	return strings.TrimSpace(aws.ToString(out.Parameter.Value)), nil
+	return strings.TrimSpace(out.Parameter.Value), nil
 }
 
 // secretString reads the string value of a Secrets Manager secret ("" for
 // a binary one).
 func secretString(ctx context.Context, awsCfg aws.Config, getenv func(string) string, id string) (string, error) {
-	sm := secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-		if ep := getenv(envSecretsEndpoint); ep != "" {
-			o.BaseEndpoint = aws.String(ep)
-		}
-	})
-	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-	if err != nil {
+	var out struct{ SecretString string }
+	in := struct{ SecretId string }{id}
+	if err := callAWSJSON(ctx, awsCfg, getenv, secretsManager, "GetSecretValue", in, &out); err != nil {
 		return "", err
 	}
-	return aws.ToString(out.SecretString), nil
+	return out.SecretString, nil
 }
 
 // parseSecretString accepts the secret itself or a JSON object with a
