@@ -12,8 +12,9 @@
 #      authorizer 2x; callback, logout 2.5x)
 #   3. per function of the Makefile's FUNCTIONS: the arm64 bootstrap `make build`
 #      ships, its size and its module list (`go version -m`); me and authorizer
-#      must list no OpenID client, JWT library, Secrets Manager or SSM module, login
-#      no Secrets Manager or SSM module (the script fails at the end otherwise)
+#      must list no OpenID client, JWT library, Secrets Manager or SSM module; login,
+#      callback and logout no Secrets Manager or SSM module (callback and logout read
+#      their secrets with secretenv's signed calls; the script fails at the end otherwise)
 #
 # Times are reported, never asserted. DynamoDB Local is started on a free port and
 # stopped on exit. Raw output goes to BENCH_OUT (default build/bench/); the summary
@@ -40,7 +41,7 @@ heavy="$openid $secrets github.com/aws/aws-sdk-go-v2/config"
 forbidden() {
 	case $1 in
 	MeFunction | AuthorizerFunction) echo "$openid $secrets" ;;
-	LoginFunction) echo "$secrets" ;;
+	LoginFunction | CallbackFunction | LogoutFunction) echo "$secrets" ;;
 	esac
 }
 
