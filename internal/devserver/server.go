@@ -1,8 +1,8 @@
 // Package devserver runs the four sign-in handlers on a local net/http
 // server exactly as API Gateway (HTTP API, payload 2.0) and Lambda run them,
 // with the session authorizer in front of the example protected route
-// (/api/profile), an embedded store, a built-in OpenID provider and a tiny
-// status page.
+// (/api/profile), an embedded store (or DynamoDB Local), a built-in OpenID
+// provider (unless OAUTH_ISSUER names another) and a tiny status page.
 package devserver
 
 import (

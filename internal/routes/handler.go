@@ -1,6 +1,8 @@
 // Package routes serves the sign-in routes (/auth/login, /auth/callback,
-// /auth/me, /auth/logout) as API Gateway HTTP API (payload 2.0) handlers
-// over the session core; the provider is reached through Provider only.
+// /auth/me, /auth/logout) as API Gateway HTTP API (payload 2.0) handlers,
+// and the session authorizer (Handler.Authorize) that guards the app's own
+// routes, over the session core; the provider is reached through Provider
+// only.
 package routes
 
 import (

@@ -1,8 +1,9 @@
 // Package auth is the app-facing library for the app's own Lambda
-// functions: who is signed in (FromRequest, FromCookie), a usable provider
-// access token for calling provider APIs on the user's behalf
-// (AccessToken), and sign out everywhere. The rules behind it are the
-// session core's (pkg/session), the same the sign-in routes use.
+// functions: who is signed in (FromAuthorizer behind the SessionAuthorizer,
+// else FromRequest, FromCookie), a usable provider access token for calling
+// provider APIs on the user's behalf (AccessToken), and sign out
+// everywhere. The rules behind it are the session core's (pkg/session), the
+// same the sign-in routes use.
 package auth
 
 import (

@@ -1,7 +1,7 @@
 // Package oidcenv wires the OpenID Connect client: the OAUTH_* variables
-// become an oauth.Config, and the client serves the routes and the session
-// core through their small interfaces. It builds the login handler, which
-// needs no secret.
+// become an oauth.Config (so that pkg/oauth itself reads no environment),
+// and the client serves the routes and the session core through their
+// small interfaces. It builds the login handler, which needs no secret.
 package oidcenv
 
 import (

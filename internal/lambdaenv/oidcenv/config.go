@@ -1,6 +1,3 @@
-// Package oidcenv reads the OpenID Connect client's configuration from the
-// OAUTH_* environment variables, so that pkg/oauth itself reads no
-// environment.
 package oidcenv
 
 import (

@@ -1,7 +1,8 @@
 // Package secretenv wires what needs the client secret and the token
 // encryption key, read from the environment, Secrets Manager or SSM at cold
-// start: the callback and logout handlers, every route at once (the dev
-// server) and the app-facing Sessions' session core.
+// start (one signed AWS JSON call each, without the SDK's service clients):
+// the callback and logout handlers, every route at once (the dev server)
+// and the app-facing Sessions' session core.
 package secretenv
 
 import (
