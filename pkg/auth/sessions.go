@@ -85,9 +85,6 @@ type Sessions struct {
 // manager is the session core over the fields, built on first use.
 func (s *Sessions) manager() *session.Manager {
 	s.once.Do(func() {
-		if s.core != nil {
-			return
-		}
 		cfg := session.Config{
 			Store:         s.Store,
 			IdleTimeout:   s.IdleTimeout,
@@ -184,5 +181,7 @@ func SessionsFromEnvWith(ctx context.Context, getenv func(string) string) (*Sess
 		return nil, err
 	}
 	client, _ := cfg.Refresher.(*oauth.Client) // the client the core refreshes and revokes with
-	return &Sessions{Store: cfg.Store, OAuth: client, IdleTimeout: cfg.IdleTimeout, core: session.New(cfg)}, nil
+	// The core is built from the fields on first use, so a caller may still
+	// tune them (Skew, Logger, ...) before its first call.
+	return &Sessions{Store: cfg.Store, OAuth: client, IdleTimeout: cfg.IdleTimeout}, nil
 }

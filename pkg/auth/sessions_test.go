@@ -585,6 +585,16 @@ func TestSessionsFromEnv(t *testing.T) {
 		store.Tokens{Token: signin.Token{AccessToken: "at-old", RefreshToken: rt, Expiry: now.Add(-time.Minute)}, ExpiresAt: now.Add(time.Hour)}); err != nil {
 		t.Fatalf("CreateSession: %v", err)
 	}
+	// Fields set after SessionsFromEnvWith and before the first call apply:
+	// on a clock past the session's expiry it is not signed in.
+	late, err := auth.SessionsFromEnvWith(context.Background(), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("SessionsFromEnvWith() error = %v", err)
+	}
+	late.Now = func() time.Time { return now.Add(2 * time.Hour) }
+	if _, err := late.FromCookie(context.Background(), id); !errors.Is(err, auth.ErrNotSignedIn) {
+		t.Errorf("FromCookie() on a clock set after SessionsFromEnvWith, past the expiry = %v; want ErrNotSignedIn", err)
+	}
 	sess, err := s.FromCookie(context.Background(), id)
 	if err != nil {
 		t.Fatalf("FromCookie() error = %v", err)
