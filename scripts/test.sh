@@ -27,7 +27,7 @@ install_chromium() {
 	[ -x /usr/bin/chromium ] || { echo "test: chromium did not install" >&2; return 1; }
 }
 
-# run_fuzz runs every fuzz target under pkg/ briefly after the tests (their
+# run_fuzz runs every fuzz target under pkg/ and internal/ briefly after the tests (their
 # seed corpora already run as part of go test); scripts/fuzz.sh finds them.
 # FUZZTIME (default 10s here) is per target.
 run_fuzz() {
