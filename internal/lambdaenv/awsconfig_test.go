@@ -58,4 +58,16 @@ func TestAWSConfig(t *testing.T) {
 	if _, err := cfg.Credentials.Retrieve(ctx); err == nil {
 		t.Error("Credentials.Retrieve without credentials: no error")
 	}
+
+	// Against DynamoDB Local, which accepts any key, a placeholder stands in.
+	local := func(k string) string {
+		return map[string]string{"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8000"}[k]
+	}
+	cfg, err = lambdaenv.AWSConfig(ctx, local)
+	if err != nil {
+		t.Fatalf("AWSConfig without credentials, DynamoDB Local: %v", err)
+	}
+	if c, err := cfg.Credentials.Retrieve(ctx); err != nil || c.AccessKeyID != "local" || c.SecretAccessKey != "local" {
+		t.Errorf("Credentials without credentials, DynamoDB Local = %+v, %v; want the placeholder", c, err)
+	}
 }

@@ -148,6 +148,10 @@ func absoluteHTTPURL(v string) bool {
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.Fragment == ""
 }
 
+// localCredential is the access key and secret used against DynamoDB Local
+// when the environment has none.
+const localCredential = "local"
+
 // AWSConfig is the AWS configuration of Lambda's environment, with tight
 // timeouts and few retries: a slow dependency must become the route's 500
 // answer well within the function timeout. It makes no network call.
@@ -163,16 +167,21 @@ func absoluteHTTPURL(v string) bool {
 // cold-start figures. Outside Lambda (the dev server over DynamoDB, an app
 // using pkg/auth elsewhere) profiles are therefore not read: export the
 // credentials, e.g. `eval "$(aws configure export-credentials --format env)"`.
-// Missing credentials fail the first AWS call, as with the SDK's chain.
+// Missing credentials fail the first AWS call, as with the SDK's chain,
+// except against DynamoDB Local (AWS_ENDPOINT_URL_DYNAMODB set), which
+// accepts any key: there a missing key is the placeholder "local", so a
+// function started locally without AWS credentials still reaches it.
 func AWSConfig(_ context.Context, getenv func(string) string) (aws.Config, error) {
 	hc := awshttp.NewBuildableClient().
 		WithTimeout(awsCallTimeout).
 		WithDialerOptions(func(d *net.Dialer) { d.Timeout = time.Second })
 	region := cmp.Or(getenv(EnvRegion), os.Getenv(EnvRegion), os.Getenv("AWS_DEFAULT_REGION"))
-	creds := credentials.NewStaticCredentialsProvider(
-		cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_ACCESS_KEY")),
-		cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY")),
-		os.Getenv("AWS_SESSION_TOKEN"))
+	id := cmp.Or(os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_ACCESS_KEY"))
+	secret := cmp.Or(os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SECRET_KEY"))
+	if id == "" && secret == "" && getenv(EnvDynamoDBEndpoint) != "" {
+		id, secret = localCredential, localCredential
+	}
+	creds := credentials.NewStaticCredentialsProvider(id, secret, os.Getenv("AWS_SESSION_TOKEN"))
 	return aws.Config{
 		Region:           region,
 		Credentials:      creds,
