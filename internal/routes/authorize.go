@@ -137,29 +137,20 @@ func (h *Handler) logDecision(ctx context.Context, x *exchange, d *decision, sta
 	case decisionError:
 		level = slog.LevelError
 	}
-	lh := h.logger.Handler()
-	if !lh.Enabled(ctx, level) {
+	lh, r, ok := h.newLine(ctx, x, level)
+	if !ok {
 		return
 	}
-	now := time.Now()
-	r := slog.NewRecord(now, level, "request", 0)
 	r.AddAttrs(
-		slog.String("request_id", requestID(ctx, x)),
 		slog.String(emf.RouteKey, authorizerRoute),
 		slog.String("route_key", x.req.RouteKey),
 		slog.String("decision", d.outcome),
-		slog.Int64("duration_us", now.Sub(start).Microseconds()),
+		slog.Int64("duration_us", r.Time.Sub(start).Microseconds()),
 	)
 	if d.outcome == decisionDeny {
-		r.AddAttrs(emf.Attrs(now, emf.AuthorizerRefusals, d.reason)...) // adds "reason"
+		r.AddAttrs(emf.Attrs(r.Time, emf.AuthorizerRefusals, d.reason)...) // adds "reason"
 	} else {
 		r.AddAttrs(slog.String(emf.ReasonKey, d.reason))
 	}
-	if d.detail != "" {
-		r.AddAttrs(slog.String("detail", d.detail))
-	}
-	if d.err != nil {
-		r.AddAttrs(slog.String("error", d.err.Error()))
-	}
-	_ = lh.Handle(ctx, r) // a log line that cannot be written must not fail the decision
+	writeLine(ctx, lh, &r, d.detail, d.err)
 }

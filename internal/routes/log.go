@@ -31,29 +31,45 @@ func (h *Handler) logRequest(ctx context.Context, x *exchange, status int, start
 	case status >= 400:
 		level = slog.LevelWarn
 	}
-	lh := h.logger.Handler()
-	if !lh.Enabled(ctx, level) {
+	lh, r, ok := h.newLine(ctx, x, level)
+	if !ok {
 		return
 	}
-	now := time.Now()
-	r := slog.NewRecord(now, level, "request", 0)
 	r.AddAttrs(
-		slog.String("request_id", requestID(ctx, x)),
 		slog.String("route", x.route.String()),
 		slog.Int("status", status),
-		slog.Int64("duration_us", now.Sub(start).Microseconds()),
+		slog.Int64("duration_us", r.Time.Sub(start).Microseconds()),
 	)
-	if x.detail != "" {
-		r.AddAttrs(slog.String("detail", x.detail))
-	}
-	if x.err != nil {
-		r.AddAttrs(slog.String("error", x.err.Error()))
-	}
 	if m, reason, ok := metric(x.route, status, x.detail); ok {
 		// An EMF document (metrics.go): CloudWatch counts it from the line.
-		r.AddAttrs(emf.Attrs(now, m, reason)...)
+		r.AddAttrs(emf.Attrs(r.Time, m, reason)...)
 	}
-	_ = lh.Handle(ctx, r) // a log line that cannot be written must not fail the request
+	writeLine(ctx, lh, &r, x.detail, x.err)
+}
+
+// newLine starts the one line of a request at level with its request id;
+// ok is false when the logger drops that level (then nothing is built).
+func (h *Handler) newLine(ctx context.Context, x *exchange, level slog.Level) (slog.Handler, slog.Record, bool) {
+	lh := h.logger.Handler()
+	if !lh.Enabled(ctx, level) {
+		return nil, slog.Record{}, false
+	}
+	r := slog.NewRecord(time.Now(), level, "request", 0)
+	r.AddAttrs(slog.String("request_id", requestID(ctx, x)))
+	return lh, r, true
+}
+
+// writeLine ends a line with why the request went as it did (detail and
+// error, when any) and writes it. A line that cannot be written must not
+// fail the request.
+func writeLine(ctx context.Context, lh slog.Handler, r *slog.Record, detail string, err error) {
+	if detail != "" {
+		r.AddAttrs(slog.String("detail", detail))
+	}
+	if err != nil {
+		r.AddAttrs(slog.String("error", err.Error()))
+	}
+	_ = lh.Handle(ctx, *r)
 }
 
 // requestID prefers the Lambda invocation id, which is also on the
