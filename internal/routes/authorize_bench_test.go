@@ -7,13 +7,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/serverless-signin/signin/internal/dynamotest"
 	"github.com/serverless-signin/signin/internal/routes"
-	"github.com/serverless-signin/signin/pkg/store"
 )
 
 // benchAuthorizerEvent is the authorizer's event for a same-origin GET of a protected route,
@@ -60,68 +55,16 @@ func BenchmarkAuthorizer(b *testing.B) {
 //	overhead-%          median of the paired differences (Authorize - GetItem) / getitem-ns
 //	handler-%           authorize-memory-ns / getitem-ns: the handler's work measured directly
 func BenchmarkAuthorizerOverhead(b *testing.B) {
-	client, table := dynamotest.NewTable(b)
-	ddb, mem := store.NewDynamoDB(client, table), store.NewMemory()
-	id := benchSession(b, ddb)
-	ctx := context.Background()
-	sess, err := ddb.GetSession(ctx, store.Hash(id))
-	if err != nil {
-		b.Fatal(err)
-	}
-	tokens, err := ddb.GetTokens(ctx, store.Hash(id))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := mem.CreateSession(ctx, sess, tokens); err != nil {
-		b.Fatal(err)
-	}
-	hDDB, hMem := benchHandler(nil, ddb), benchHandler(nil, mem)
-	ev := benchAuthorizerEvent("__Host-session=" + id)
-	get := &dynamodb.GetItemInput{
-		TableName:      aws.String(table),
-		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "session#" + store.Hash(id)}},
-		ConsistentRead: aws.Bool(true),
-	}
-	getItem := func() time.Duration {
-		start := time.Now()
-		out, err := client.GetItem(ctx, get)
-		took := time.Since(start)
-		if err != nil || len(out.Item) == 0 {
-			b.Fatalf("GetItem = %v, %v; want the session item", out, err)
+	benchOverhead(b, "authorize", func(cookie string) func(*routes.Handler) time.Duration {
+		ev := benchAuthorizerEvent(cookie)
+		return func(h *routes.Handler) time.Duration {
+			start := time.Now()
+			resp, err := h.Authorize(context.Background(), ev)
+			took := time.Since(start)
+			if err != nil || !resp.IsAuthorized {
+				b.Fatalf("Authorize = %+v, %v; want allowed", resp, err)
+			}
+			return took
 		}
-		return took
-	}
-	authorize := func(h *routes.Handler) time.Duration {
-		start := time.Now()
-		resp, err := h.Authorize(ctx, ev)
-		took := time.Since(start)
-		if err != nil || !resp.IsAuthorized {
-			b.Fatalf("Authorize = %+v, %v; want allowed", resp, err)
-		}
-		return took
-	}
-	getItem()
-	authorize(hDDB)
-	authorize(hMem)
-
-	var gets, auths, mems, diffs []time.Duration
-	b.ReportAllocs()
-	for i := 0; b.Loop(); i++ {
-		var g, a time.Duration
-		if i%2 == 0 {
-			g = getItem()
-			a = authorize(hDDB)
-		} else {
-			a = authorize(hDDB)
-			g = getItem()
-		}
-		gets, auths, diffs = append(gets, g), append(auths, a), append(diffs, a-g)
-		mems = append(mems, authorize(hMem))
-	}
-	get50 := float64(benchMedian(gets))
-	b.ReportMetric(get50, "getitem-ns")
-	b.ReportMetric(float64(benchMedian(auths)), "authorize-ns")
-	b.ReportMetric(float64(benchMedian(mems)), "authorize-memory-ns")
-	b.ReportMetric(100*float64(benchMedian(diffs))/get50, "overhead-%")
-	b.ReportMetric(100*float64(benchMedian(mems))/get50, "handler-%")
+	})
 }

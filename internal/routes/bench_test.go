@@ -211,7 +211,7 @@ func benchCallbackEvent(b *testing.B, ctx context.Context, p *devprovider.Provid
 	return benchEvent(http.MethodGet, "/auth/callback", back.RawQuery, binding)
 }
 
-// BenchmarkMeOverhead measures docs/contract.md §5's target side by side in one run: each iteration times
+// BenchmarkMeOverhead measures docs/contract.md §7's target side by side in one run: each iteration times
 // a bare GetItem of the session item (what /auth/me cannot do without), Me against DynamoDB
 // Local on the same item, and Me against the memory store (whose lookup costs next to nothing,
 // so it is the handler's own work). The order of the first two alternates so neither always
@@ -227,29 +227,48 @@ func benchCallbackEvent(b *testing.B, ctx context.Context, p *devprovider.Provid
 //
 // ns/op is the sum of the three.
 func BenchmarkMeOverhead(b *testing.B) {
+	benchOverhead(b, "me", func(cookie string) func(*routes.Handler) time.Duration {
+		ev := benchEvent(http.MethodGet, "/auth/me", "", cookie)
+		return func(h *routes.Handler) time.Duration {
+			start := time.Now()
+			resp, err := h.Me(context.Background(), ev)
+			took := time.Since(start)
+			benchStatus(b, "Me", resp, err, http.StatusOK)
+			return took
+		}
+	})
+}
+
+// benchOverhead is the side-by-side measurement of BenchmarkMeOverhead and
+// BenchmarkAuthorizerOverhead: a session in DynamoDB Local and the same in the memory store;
+// each iteration times a bare GetItem of the session item and the handler call on DynamoDB
+// Local (alternating which goes first), then the call on the memory store. newCall gets the
+// session's cookie and returns the timed call. It reports the medians as getitem-ns,
+// <name>-ns, <name>-memory-ns, overhead-% and handler-%.
+func benchOverhead(b *testing.B, name string, newCall func(cookie string) func(*routes.Handler) time.Duration) {
 	client, table := dynamotest.NewTable(b)
 	ddb, mem := store.NewDynamoDB(client, table), store.NewMemory()
 	id := benchSession(b, ddb)
-	sess, err := ddb.GetSession(context.Background(), store.Hash(id))
+	ctx := context.Background()
+	sess, err := ddb.GetSession(ctx, store.Hash(id))
 	if err != nil {
 		b.Fatal(err)
 	}
-	tokens, err := ddb.GetTokens(context.Background(), store.Hash(id))
+	tokens, err := ddb.GetTokens(ctx, store.Hash(id))
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := mem.CreateSession(context.Background(), sess, tokens); err != nil {
+	if err := mem.CreateSession(ctx, sess, tokens); err != nil {
 		b.Fatal(err)
 	}
 	hDDB, hMem := benchHandler(nil, ddb), benchHandler(nil, mem)
-	ev := benchEvent(http.MethodGet, "/auth/me", "", "__Host-session="+id)
+	call := newCall("__Host-session=" + id)
 	// The item as the store reads it: the same key, a strongly consistent read.
 	get := &dynamodb.GetItemInput{
 		TableName:      aws.String(table),
 		Key:            map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "session#" + store.Hash(id)}},
 		ConsistentRead: aws.Bool(true),
 	}
-	ctx := context.Background()
 	getItem := func() time.Duration {
 		start := time.Now()
 		out, err := client.GetItem(ctx, get)
@@ -259,36 +278,29 @@ func BenchmarkMeOverhead(b *testing.B) {
 		}
 		return took
 	}
-	me := func(h *routes.Handler, what string) time.Duration {
-		start := time.Now()
-		resp, err := h.Me(ctx, ev)
-		took := time.Since(start)
-		benchStatus(b, what, resp, err, http.StatusOK)
-		return took
-	}
 	// Connections and first-use setup out of the figures.
 	getItem()
-	me(hDDB, "Me (dynamodb)")
-	me(hMem, "Me (memory)")
+	call(hDDB)
+	call(hMem)
 
-	var gets, mes, mems, diffs []time.Duration
+	var gets, calls, mems, diffs []time.Duration
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		var g, m time.Duration
+		var g, c time.Duration
 		if i%2 == 0 {
 			g = getItem()
-			m = me(hDDB, "Me (dynamodb)")
+			c = call(hDDB)
 		} else {
-			m = me(hDDB, "Me (dynamodb)")
+			c = call(hDDB)
 			g = getItem()
 		}
-		gets, mes, diffs = append(gets, g), append(mes, m), append(diffs, m-g)
-		mems = append(mems, me(hMem, "Me (memory)"))
+		gets, calls, diffs = append(gets, g), append(calls, c), append(diffs, c-g)
+		mems = append(mems, call(hMem))
 	}
 	get50 := float64(benchMedian(gets))
 	b.ReportMetric(get50, "getitem-ns")
-	b.ReportMetric(float64(benchMedian(mes)), "me-ns")
-	b.ReportMetric(float64(benchMedian(mems)), "me-memory-ns")
+	b.ReportMetric(float64(benchMedian(calls)), name+"-ns")
+	b.ReportMetric(float64(benchMedian(mems)), name+"-memory-ns")
 	b.ReportMetric(100*float64(benchMedian(diffs))/get50, "overhead-%")
 	b.ReportMetric(100*float64(benchMedian(mems))/get50, "handler-%")
 }
