@@ -12,27 +12,10 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/serverless-signin/signin/internal/lambdaenv"
+	"github.com/serverless-signin/signin/internal/sessiontest"
 	"github.com/serverless-signin/signin/pkg/session"
 	"github.com/serverless-signin/signin/pkg/store"
 )
-
-// isolateAWS keeps the SDK's default chain away from the machine's own
-// configuration and credentials.
-func isolateAWS(t *testing.T) {
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "test",
-		"AWS_SECRET_ACCESS_KEY":       "test",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_PROFILE":                 "",
-		"AWS_CONFIG_FILE":             dir + "/config",
-		"AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_REGION":                  "us-east-1",
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 // recordingEnv is a getenv over vars that records the names asked for.
 type recordingEnv struct {
@@ -54,7 +37,7 @@ func (e *recordingEnv) getenv(name string) string {
 // the AWS SDK's own variables), nothing of the OAUTH_* set, so an OAuth
 // misconfiguration elsewhere cannot stop it.
 func TestAuthorizerEnv(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	env := &recordingEnv{vars: map[string]string{
 		"TABLE_NAME": "signin", "SESSION_IDLE_TIMEOUT": "30m", "APP_ORIGIN": "https://www.example.com/",
 		"OAUTH_SCOPES": "profile", "OAUTH_ISSUER": "not a url", "SESSION_LIFETIME": "-1",
@@ -72,7 +55,7 @@ func TestAuthorizerEnv(t *testing.T) {
 
 // One error names every missing or invalid variable, never a value.
 func TestAuthorizerEnvProblems(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	vars := map[string]string{"SESSION_IDLE_TIMEOUT": "soon-ish", "APP_ORIGIN": "https://www.example.com/path"}
 	_, err := lambdaenv.Authorizer(context.Background(), func(k string) string { return vars[k] })
 	if err == nil {
@@ -96,7 +79,7 @@ func TestAuthorizerEnvProblems(t *testing.T) {
 // a POST from it reaches the store, one from the API's own domain is
 // refused before it.
 func TestAuthorizerNoTableWork(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
-// Package sessiontest holds what the tests of the routes and of the
+// Package sessiontest holds what the tests of the routes, the wiring and the
 // app-facing library share: the store kinds they run against (memory and
-// DynamoDB Local), a settable clock, call counters and a log buffer.
+// DynamoDB Local), a settable clock, call counters, a log buffer and an AWS
+// environment of the test's own.
 package sessiontest
 
 import (
@@ -215,4 +216,24 @@ func (l *LogBuffer) Lines(t *testing.T) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// IsolateAWS gives the test an AWS environment of its own, as Lambda gives a
+// function: a region and static credentials in the environment, no profile,
+// and config and credentials files that do not exist, so nothing on the
+// machine leaks in.
+func IsolateAWS(t *testing.T) {
+	dir := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           "test",
+		"AWS_SECRET_ACCESS_KEY":       "test",
+		"AWS_SESSION_TOKEN":           "",
+		"AWS_PROFILE":                 "",
+		"AWS_CONFIG_FILE":             dir + "/config",
+		"AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_REGION":                  "us-east-1",
+	} {
+		t.Setenv(k, v)
+	}
 }

@@ -20,28 +20,11 @@ import (
 	"github.com/serverless-signin/signin/internal/lambdaenv"
 	"github.com/serverless-signin/signin/internal/lambdaenv/oidcenv"
 	"github.com/serverless-signin/signin/internal/routes"
+	"github.com/serverless-signin/signin/internal/sessiontest"
 	"github.com/serverless-signin/signin/pkg/oauth"
 	"github.com/serverless-signin/signin/pkg/session"
 	"github.com/serverless-signin/signin/pkg/store"
 )
-
-// isolateAWS keeps the SDK's default chain away from the machine's own
-// configuration and credentials.
-func isolateAWS(t *testing.T) {
-	dir := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID":           "test",
-		"AWS_SECRET_ACCESS_KEY":       "test",
-		"AWS_SESSION_TOKEN":           "",
-		"AWS_PROFILE":                 "",
-		"AWS_CONFIG_FILE":             dir + "/config",
-		"AWS_SHARED_CREDENTIALS_FILE": dir + "/credentials",
-		"AWS_EC2_METADATA_DISABLED":   "true",
-		"AWS_REGION":                  "us-east-1",
-	} {
-		t.Setenv(k, v)
-	}
-}
 
 // Route names a function's builder.
 type Route string
@@ -122,7 +105,7 @@ var oauthEnv = map[string]string{
 }
 
 func TestFromEnvMissing(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	tests := []struct {
 		route   Route
 		want    []string
@@ -154,7 +137,7 @@ func TestFromEnvMissing(t *testing.T) {
 }
 
 func TestFromEnvInvalid(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	vars := with(oauthEnv, map[string]string{
 		"OAUTH_CLIENT_SECRET":            "dev-secret",
 		"SESSION_LIFETIME":               "soon",
@@ -179,7 +162,7 @@ func TestFromEnvInvalid(t *testing.T) {
 }
 
 func TestFromEnvOptions(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	tests := []struct {
 		vars map[string]string
 		want Options
@@ -309,7 +292,7 @@ func TestEnvDuration(t *testing.T) {
 
 // The me binary needs TABLE_NAME alone and does no I/O at start.
 func TestFromEnvMeOnly(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	cfg, err := FromEnvWith(context.Background(), RouteMe, env(map[string]string{"TABLE_NAME": "signin", "SESSION_IDLE_TIMEOUT": "30m"}))
 	if err != nil {
 		t.Fatalf("FromEnvWith(me, TABLE_NAME) = %v", err)
@@ -375,7 +358,7 @@ func (f *fakeAWS) Calls() []fakeCall {
 }
 
 func TestFromEnvClientSecret(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	const (
 		arn   = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauth-client-AbCdEf"
 		param = "/signin/oauth-client-secret"
@@ -463,7 +446,7 @@ func TestFromEnvClientSecret(t *testing.T) {
 // with no DynamoDB call; the first request then gets the route's own JSON
 // 500 (not the gateway's generic one after a failed start).
 func TestFromEnvNoTableWork(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -516,7 +499,7 @@ func TestFromEnvNoTableWork(t *testing.T) {
 // else the Secrets Manager secret TOKEN_ENCRYPTION_KEY_ARN; login and me
 // never touch it.
 func TestFromEnvTokenKey(t *testing.T) {
-	isolateAWS(t)
+	sessiontest.IsolateAWS(t)
 	const (
 		clientARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:oauth-client-AbCdEf"
 		keyARN    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:token-key-GhIjKl"
